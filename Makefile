@@ -1,0 +1,34 @@
+# Everything installs what it needs: a fresh machine with python3 and make is enough.
+PYTHON ?= python3
+UV := .tools/bin/uv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := .venv
+
+.PHONY: install serve test lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools || { scripts/system-packages.sh python3-venv && $(PYTHON) -m venv .tools; }
+	.tools/bin/pip install --quiet uv==0.13.9
+
+.venv/bin/cargobay: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --python $(PYTHON)
+	touch $@
+
+install: .venv/bin/cargobay
+
+serve: install
+	.venv/bin/cargobay serve
+
+lint: install
+	.venv/bin/ruff check src tests bench
+	.venv/bin/ruff format --check src tests bench
+	.venv/bin/mypy
+
+# System tools the tests drive for real (curl, wget, jq) are installed when missing.
+test: install
+	scripts/system-packages.sh curl wget jq
+	$(MAKE) --no-print-directory lint
+	.venv/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf .venv .tools data

@@ -1,0 +1,135 @@
+"""The generic package file routes: PUT, GET and HEAD (spec §2, §3)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+
+from cargobay.api.params import check_values, path_value, principal_of, registry_of
+from cargobay.api.responses import json
+from cargobay.api.serializers import package_file, package_file_record
+from cargobay.auth.authenticate import unauthorized
+from cargobay.domain.models import PackageFile, PackageStatus
+from cargobay.domain.names import FileCoordinates, parse_coordinates
+from cargobay.errors import CargobayError, bad_params
+from cargobay.services.download import resolve_download
+from cargobay.services.publish import publish_file
+
+log = logging.getLogger("cargobay")
+
+
+def _coordinates(request: Request, *extra_errors: str | None) -> FileCoordinates:
+    try:
+        where = parse_coordinates(
+            path_value(request, "package_name"),
+            path_value(request, "package_version"),
+            path_value(request, "file_path"),
+        )
+    except CargobayError as exc:
+        errors = [exc.body["error"], *(e for e in extra_errors if e)]
+        raise bad_params(*errors) from None
+    if any(extra_errors):
+        raise bad_params(*(e for e in extra_errors if e))
+    return where
+
+
+async def upload(request: Request) -> Response:
+    principal = await principal_of(request, generic=True)
+    if principal.anonymous:
+        raise unauthorized(generic=True)  # authenticate_non_get!, before validation
+    status, status_error = check_values(request, "status", ("default", "hidden"))
+    select, select_error = check_values(request, "select", ("package_file",))
+    where = _coordinates(request, status_error, select_error)
+    length = request.headers.get("content-length")
+    published = await publish_file(
+        registry_of(request),
+        principal,
+        path_value(request, "id"),
+        where,
+        request.stream(),
+        status=PackageStatus[status] if status else None,
+        content_length=int(length) if length and length.isdigit() else None,
+    )
+    if select == "package_file":
+        return json(package_file_record(published.file, published.project_id), 200)
+    return json({"message": "201 Created"}, 201)
+
+
+async def download(request: Request) -> Response:
+    principal = await principal_of(request, generic=True)
+    where = _coordinates(request)
+    registry = registry_of(request)
+    resolved = await resolve_download(
+        registry,
+        principal,
+        path_value(request, "id"),
+        where,
+        allow_listing=where.stored_name == "files",
+    )
+    if resolved.file is None:
+        return json([package_file(f) for f in resolved.files])
+    return await send_file(request, resolved.file)
+
+
+async def send_file(request: Request, file: PackageFile) -> Response:
+    registry = registry_of(request)
+    path = registry.blobs.local_path(file.file_sha256)
+    try:
+        stat = os.stat(path) if path else None
+    except FileNotFoundError:
+        stat = None
+    if path is None or stat is None or stat.st_size != file.size:
+        log.error("blob %s of package file %s is missing or short", file.file_sha256, file.id)
+        return json({"message": "500 Internal Server Error"}, 500)
+    etag = f'"{file.file_sha256}"'
+    modified = file.created_at.replace(microsecond=0)
+    headers = {
+        "Content-Disposition": content_disposition(file.file_name),
+        "Content-Transfer-Encoding": "binary",
+        "X-Checksum-SHA256": file.file_sha256,
+        "ETag": etag,
+        "Last-Modified": format_datetime(modified.replace(tzinfo=UTC), usegmt=True),
+        "Cache-Control": "max-age=0, private, must-revalidate",
+    }
+    if _not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(
+        path, headers=headers, media_type="application/octet-stream", stat_result=stat
+    )
+
+
+def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+    if_none_match = request.headers.get("if-none-match")
+    if if_none_match is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+        return "*" in tags or etag in tags
+    if_modified_since = request.headers.get("if-modified-since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is not None:
+            return modified <= since.astimezone(UTC).replace(tzinfo=None)
+    return False
+
+
+# Rails ActionDispatch::Http::ContentDisposition, which GitLab uses for send_file.
+_TRADITIONAL_SAFE = " !#$+.^_`|~-"
+_RFC5987_SAFE = "!#$&+.^_`|~-"
+
+
+def content_disposition(file_name: str) -> str:
+    ascii_name = file_name.encode("ascii", "replace").decode("ascii")
+    traditional = "".join(
+        c if (c.isascii() and c.isalnum()) or c in _TRADITIONAL_SAFE else f"%{ord(c):02X}"
+        for c in ascii_name
+    )
+    rfc5987 = quote(file_name, safe=_RFC5987_SAFE)
+    return f"attachment; filename=\"{traditional}\"; filename*=UTF-8''{rfc5987}"

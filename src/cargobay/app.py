@@ -1,0 +1,72 @@
+"""create_app(settings) -> ASGI app. The only place the parts are assembled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from cargobay.api import errors
+from cargobay.api.routes import routes
+from cargobay.errors import CargobayError
+from cargobay.services.registry import Registry, open_registry
+from cargobay.settings import Settings
+
+SECURITY_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
+
+
+class RawPathRouting:
+    """Route /api/ requests on the undecoded path, so ``group%2Fproject`` is one ``:id``
+    and ``my-package%2f..`` reaches the validator instead of splitting the route. Adds
+    GitLab's API security headers to every API response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+            await self.app(scope, receive, send)
+            return
+        raw = scope.get("raw_path")
+        if raw:
+            scope = dict(scope, path=raw.decode("latin-1").partition("?")[0])
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Starlette:
+    settings = settings or Settings()
+    core = registry or open_registry(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if registry is None:
+            await core.close()
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            CargobayError: errors.on_cargobay_error,
+            HTTPException: errors.on_http_error,
+            Exception: errors.on_unexpected,
+        },
+    )
+    app.state.registry = core
+    app.add_middleware(RawPathRouting)
+    return app
+
+
+def factory() -> ASGIApp:
+    """Entry point for granian workers (``cargobay.app:factory``): settings come from the
+    environment, which ``cargobay serve`` fills in."""
+    return create_app(Settings())

@@ -1,0 +1,100 @@
+"""Publish one file into a generic package (spec §2, design §2).
+
+Everything that can refuse the upload is checked before the first body byte is read, so
+a refused upload costs the client nothing (``Expect: 100-continue`` gets the final answer
+at once). The blob is durable before the transaction that references it commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cargobay.auth.principal import Principal
+from cargobay.domain.duplicates import duplicate_allowed
+from cargobay.domain.models import PackageFile, PackageStatus, utcnow
+from cargobay.domain.names import FileCoordinates
+from cargobay.errors import bad_request
+from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
+from cargobay.services.registry import Registry
+from cargobay.storage.blobs.hashing import too_large
+from cargobay.storage.db import repository as repo
+
+DUPLICATE = "Duplicate package is not allowed"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    file: PackageFile
+    project_id: int
+    package_created: bool
+
+
+async def publish_file(
+    registry: Registry,
+    principal: Principal,
+    project_ref: str,
+    where: FileCoordinates,
+    body: AsyncIterator[bytes],
+    *,
+    status: PackageStatus | None,
+    content_length: int | None,
+) -> Published:
+    limit = registry.settings.max_file_size
+    async with registry.db.read() as conn:
+        access = await project_access(conn, principal, project_ref, registry.settings)
+        if access is None:
+            raise generic_project_denied(principal)
+        if not access.can.create_package:
+            raise generic_forbidden(principal)
+        if limit and content_length is not None and content_length >= limit:
+            raise too_large()
+        project = access.project
+        await _check_duplicate(conn, project.id, project.namespace_id, where)
+
+    blob = await registry.blobs.put(body, limit=limit)
+
+    now = utcnow()
+    pipeline_id = principal.job.pipeline_id if principal.job else None
+    async with registry.db.write() as conn:
+        await repo.record_blob(conn, blob, now)
+        package, created = await repo.get_or_create_package(
+            conn,
+            project_id=project.id,
+            name=where.package_name,
+            version=where.package_version,
+            status=status or PackageStatus.default,
+            creator_id=principal.user.id if principal.user else None,
+            now=now,
+        )
+        # Checked again under the write lock: another upload may have won meanwhile.
+        await _check_duplicate(conn, project.id, project.namespace_id, where)
+        if status is not None and status != package.status and not created:
+            await repo.set_package_status(conn, package.id, status, now)
+        if pipeline_id is not None:
+            await repo.add_build_info(conn, package.id, pipeline_id)
+        file = await repo.insert_file(
+            conn,
+            package_id=package.id,
+            stored_name=where.stored_name,
+            blob=blob,
+            pipeline_id=pipeline_id,
+            now=now,
+        )
+    return Published(file, project.id, created)
+
+
+async def _check_duplicate(
+    conn: AsyncConnection, project_id: int, namespace_id: int, where: FileCoordinates
+) -> None:
+    live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
+    package = await repo.find_package(
+        conn, project_id, where.package_name, where.package_version, live
+    )
+    if package is None or not await repo.has_live_file_named(conn, package.id, where.stored_name):
+        return
+    allowed, regex = await repo.namespace_duplicate_settings(conn, namespace_id)
+    if not duplicate_allowed(allowed, regex, where.package_name, where.package_version):
+        raise bad_request(DUPLICATE)

@@ -1,0 +1,42 @@
+"""Run Alembic migrations programmatically (``cargobay db upgrade``, first ``serve``, tests)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+
+from cargobay.storage.db.database import Database
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+async def upgrade_async(database: Database, revision: str = "head") -> None:
+    def run(connection: Connection) -> None:
+        command.upgrade(alembic_config(connection), revision)
+
+    async with database.engine.begin() as conn:
+        await conn.run_sync(run)
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision``. Safe to run on every start."""
+
+    async def main() -> None:
+        database = Database(url)
+        try:
+            await upgrade_async(database, revision)
+        finally:
+            await database.dispose()
+
+    asyncio.run(main())

@@ -1,14 +1,16 @@
-"""Find a project and what the caller may do with it."""
+"""Find projects and groups, and what the caller may do with them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import Project, utcnow
+from cargobay.domain.models import Project, Visibility, utcnow
 from cargobay.domain.permissions import Abilities, project_abilities
 from cargobay.errors import CargobayError, NotFound, forbidden, message
 from cargobay.settings import Settings
@@ -21,6 +23,39 @@ class ProjectAccess:
     can: Abilities
 
 
+async def abilities_for(
+    conn: AsyncConnection, principal: Principal, projects: Sequence[Project], settings: Settings
+) -> dict[int, Abilities]:
+    """What the caller may do in each project, with two queries however many projects."""
+    levels: dict[int, int] = {}
+    if principal.user is not None:
+        by_project: dict[int, int] = {}
+        by_namespace: dict[str, int] = {}
+        for project_id, namespace_path, level in await repo.memberships(
+            conn, principal.user.id, utcnow().date()
+        ):
+            if project_id is not None:
+                by_project[project_id] = max(level, by_project.get(project_id, 0))
+            elif namespace_path is not None:
+                by_namespace[namespace_path] = max(level, by_namespace.get(namespace_path, 0))
+        for project in projects:
+            inherited = [by_namespace.get(p, 0) for p in repo.namespace_paths(project.full_path)]
+            levels[project.id] = max([by_project.get(project.id, 0), *inherited])
+    result = {}
+    for project in projects:
+        covers = principal.deploy_token is not None and await repo.deploy_token_covers(
+            conn, principal.deploy_token, project
+        )
+        result[project.id] = project_abilities(
+            project,
+            principal,
+            access_level=levels.get(project.id, 0),
+            deploy_token_covers=covers,
+            guests_can_pull=settings.guests_can_pull,
+        )
+    return result
+
+
 async def project_access(
     conn: AsyncConnection, principal: Principal, project_ref: str, settings: Settings
 ) -> ProjectAccess | None:
@@ -29,19 +64,7 @@ async def project_access(
     project = await repo.find_project(conn, project_ref)
     if project is None:
         return None
-    level = 0
-    if principal.user is not None:
-        level = await repo.access_level(conn, principal.user.id, project, utcnow().date())
-    covers = principal.deploy_token is not None and await repo.deploy_token_covers(
-        conn, principal.deploy_token, project
-    )
-    can = project_abilities(
-        project,
-        principal,
-        access_level=level,
-        deploy_token_covers=covers,
-        guests_can_pull=settings.guests_can_pull,
-    )
+    can = (await abilities_for(conn, principal, [project], settings))[project.id]
     return ProjectAccess(project, can) if can.read_project else None
 
 
@@ -55,3 +78,14 @@ def generic_project_denied(principal: Principal) -> CargobayError:
 
 def generic_forbidden(principal: Principal) -> CargobayError:
     return unauthorized(generic=True) if principal.anonymous else forbidden()
+
+
+def group_visible(group: Any, principal: Principal, level: int, has_readable_project: bool) -> bool:
+    visibility = Visibility(group["visibility"])
+    return (
+        visibility is Visibility.public
+        or (visibility is Visibility.internal and principal.user is not None)
+        or principal.is_admin
+        or level > 0
+        or has_readable_project
+    )

@@ -181,10 +181,15 @@ async def find_project(conn: AsyncConnection, id_or_path: str) -> Project | None
     return to_project(row) if row else None
 
 
+def path_and_ancestors(full_path: str) -> list[str]:
+    """``a/b/c`` -> ``a``, ``a/b``, ``a/b/c``."""
+    parts = full_path.split("/")
+    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def namespace_paths(project_full_path: str) -> list[str]:
     """Full paths of every namespace above a project: ``a/b/p`` -> ``a``, ``a/b``."""
-    parts = project_full_path.split("/")[:-1]
-    return ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    return path_and_ancestors(project_full_path)[:-1]
 
 
 async def access_level(conn: AsyncConnection, user_id: int, project: Project, today: date) -> int:
@@ -526,3 +531,31 @@ async def finish_job(conn: AsyncConnection, job_id: int, status: str, now: datet
             .values(status=status, updated_at=now)
         )
     return True
+
+
+async def memberships(conn: AsyncConnection, user_id: int, today: date) -> list[Any]:
+    """Every live membership of a user: (project_id, namespace_full_path, access_level)."""
+    rows = await conn.execute(
+        select(members.c.project_id, namespaces.c.full_path, members.c.access_level)
+        .outerjoin(namespaces, namespaces.c.id == members.c.namespace_id)
+        .where(
+            members.c.user_id == user_id,
+            or_(members.c.expires_at.is_(None), members.c.expires_at > today),
+        )
+    )
+    return list(rows)
+
+
+async def projects_under(
+    conn: AsyncConnection, namespace_full_path: str, *, include_subgroups: bool
+) -> list[Project]:
+    paths = [namespace_full_path]
+    condition = namespaces.c.full_path == namespace_full_path
+    if include_subgroups:
+        condition = or_(condition, namespaces.c.full_path.startswith(f"{paths[0]}/"))
+    rows = await conn.execute(
+        select(projects)
+        .join(namespaces, namespaces.c.id == projects.c.namespace_id)
+        .where(condition)
+    )
+    return [to_project(row) for row in rows]

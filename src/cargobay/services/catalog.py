@@ -1,0 +1,313 @@
+"""The Packages API use cases: list, get, delete packages and files (spec §1 P1-P4, F1-F3,
+GR1; statuses §10; listing §11)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from cargobay.auth.principal import Principal
+from cargobay.domain.models import (
+    DETAILED,
+    DISPLAYABLE,
+    FileStatus,
+    Package,
+    PackageFile,
+    PackageStatus,
+    utcnow,
+)
+from cargobay.domain.permissions import Abilities
+from cargobay.errors import NotFound, PreconditionFailed, forbidden, message, not_found
+from cargobay.services.access import ProjectAccess, abilities_for, group_visible
+from cargobay.services.registry import Registry
+from cargobay.storage.db import listing
+from cargobay.storage.db import repository as repo
+from cargobay.storage.db.tables import package_files, packages
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    rows: list[Any]
+    total: int | None
+    has_next: bool
+    pipelines: dict[int, Any] = field(default_factory=dict)
+    abilities: dict[int, Abilities] = field(default_factory=dict)
+
+
+async def api_project(
+    conn: AsyncConnection, registry: Registry, principal: Principal, ref: str
+) -> ProjectAccess:
+    """The project as the Packages API sees it: 404 ``Project Not Found`` when missing or
+    invisible (also for anonymous callers), 403 for a job token from another project."""
+    project = await repo.find_project(conn, ref)
+    if project is None:
+        raise not_found("Project Not Found")
+    can = (await abilities_for(conn, principal, [project], registry.settings))[project.id]
+    if not can.read_project:
+        if principal.job is not None and principal.job.project_id != project.id:
+            source = await repo.find_project(conn, str(principal.job.project_id))
+            raise forbidden(
+                "Authentication by CI/CD job token not allowed from "
+                f"{source.full_path if source else principal.job.project_id} to "
+                f"{project.full_path}."
+            )
+        raise not_found("Project Not Found")
+    return ProjectAccess(project, can)
+
+
+def _require(allowed: bool) -> None:
+    if not allowed:
+        raise forbidden()
+
+
+def order_clause(order_by: str, sort: str, primary: Any) -> list[Any]:
+    column = listing.ORDER_COLUMNS[order_by]
+    if sort == "desc":
+        return [column.desc(), primary.desc()]
+    return [column.asc(), primary.asc()]
+
+
+async def list_project_packages(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    where: listing.PackageFilter,
+    *,
+    order_by: str,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> tuple[ProjectAccess, Listing]:
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        query = listing.filtered_packages([access.project.id], where)
+        rows, total, has_next = await listing.page_of(
+            conn,
+            query,
+            order_clause(order_by, sort, packages.c.id),
+            key=packages.c.id,
+            offset=offset,
+            limit=limit,
+        )
+        pipelines = await listing.last_pipelines(conn, [r.id for r in rows])
+    return access, Listing(rows, total, has_next, pipelines, {access.project.id: access.can})
+
+
+async def list_group_packages(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    where: listing.PackageFilter,
+    *,
+    exclude_subgroups: bool,
+    order_by: str,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> Listing:
+    async with registry.db.read() as conn:
+        group_row = await repo.find_namespace(conn, ref)
+        if group_row is None or group_row._mapping["kind"] != "group":
+            raise not_found("Group Not Found")
+        group = group_row._mapping
+        inside = await repo.projects_under(conn, group["full_path"], include_subgroups=True)
+        abilities = await abilities_for(conn, principal, inside, registry.settings)
+        level = 0
+        if principal.user is not None:
+            for project_id, path, member_level in await repo.memberships(
+                conn, principal.user.id, utcnow().date()
+            ):
+                if project_id is None and path in repo.path_and_ancestors(group["full_path"]):
+                    level = max(level, member_level)
+        if not group_visible(
+            group, principal, level, any(a.read_project for a in abilities.values())
+        ):
+            raise not_found("Group Not Found")
+        readable = [
+            p.id
+            for p in inside
+            if abilities[p.id].read_package
+            and (not exclude_subgroups or p.namespace_id == group["id"])
+        ]
+        query = listing.filtered_packages(readable, where)
+        if order_by == "project_path":
+            column = listing.ORDER_COLUMNS["project_path"]
+            direction = column.desc() if sort == "desc" else column.asc()
+            order = [direction.nulls_last(), packages.c.id.asc()]
+        else:
+            order = order_clause(order_by, sort, packages.c.id)
+        rows, total, has_next = await listing.page_of(
+            conn, query, order, key=packages.c.id, offset=offset, limit=limit
+        )
+        pipelines = await listing.last_pipelines(conn, [r.id for r in rows])
+    return Listing(rows, total, has_next, pipelines, abilities)
+
+
+async def _displayable_package(conn: AsyncConnection, project_id: int, package_id: int) -> Package:
+    row = await conn.execute(
+        packages.select().where(
+            packages.c.id == package_id,
+            packages.c.project_id == project_id,
+            packages.c.status.in_([int(s) for s in DISPLAYABLE]),
+        )
+    )
+    found = row.first()
+    if found is None:
+        raise not_found("Not found")
+    return repo.to_package(found)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageDetail:
+    access: ProjectAccess
+    package: Package
+    pipeline: Any
+    versions: list[Any]
+    version_pipelines: dict[int, Any]
+
+
+async def get_package(
+    registry: Registry, principal: Principal, ref: str, package_id: int
+) -> PackageDetail:
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        if package.status not in DETAILED:
+            raise NotFound({"message": "Package not found"})
+        pipelines = await listing.last_pipelines(conn, [package.id])
+        versions = await listing.other_versions(conn, package)
+        version_pipelines = await listing.last_pipelines(conn, [v.id for v in versions])
+    return PackageDetail(access, package, pipelines.get(package.id), versions, version_pipelines)
+
+
+async def package_pipelines(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    *,
+    before: int | None,
+    limit: int,
+) -> tuple[ProjectAccess, list[Any]]:
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        if package.status not in DETAILED:
+            raise NotFound(message(404, "Package not found Not Found"))
+        rows = await listing.package_pipelines(conn, package.id, before=before, limit=limit + 1)
+    return access, rows
+
+
+def _check_unmodified_since(updated_at: datetime, if_unmodified_since: datetime | None) -> None:
+    """``If-Unmodified-Since`` earlier than the record's last change: 412 (GitLab's
+    destroy_conditionally!)."""
+    if if_unmodified_since is not None and if_unmodified_since < updated_at.replace(microsecond=0):
+        raise PreconditionFailed(message(412))
+
+
+async def delete_package(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    """Mark the package and its files pending destruction: at once gone from lists,
+    downloads and duplicate checks; the garbage collector removes them later."""
+    async with registry.db.write() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.destroy_package)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        _check_unmodified_since(package.updated_at, if_unmodified_since)
+        now = utcnow()
+        await repo.set_package_status(conn, package.id, PackageStatus.pending_destruction, now)
+        await conn.execute(
+            update(package_files)
+            .where(package_files.c.package_id == package.id)
+            .values(status=FileStatus.pending_destruction, updated_at=now)
+        )
+
+
+async def list_files(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    *,
+    order_by: str,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> tuple[ProjectAccess, Listing]:
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        column = listing.FILE_ORDER_COLUMNS[order_by]
+        tie = package_files.c.id
+        order = [column.desc(), tie.desc()] if sort == "desc" else [column.asc(), tie.asc()]
+        rows, total, has_next = await listing.page_of(
+            conn,
+            listing.files_query(package.id),
+            order,
+            key=package_files.c.id,
+            offset=offset,
+            limit=limit,
+        )
+        pipelines = await listing.pipelines_by_id(
+            conn, [r.pipeline_id for r in rows if r.pipeline_id is not None]
+        )
+    return access, Listing(rows, total, has_next, pipelines)
+
+
+async def _live_file(conn: AsyncConnection, package: Package, file_id: int) -> PackageFile:
+    row = (
+        await conn.execute(
+            package_files.select().where(
+                package_files.c.id == file_id,
+                package_files.c.package_id == package.id,
+                package_files.c.status == FileStatus.default,
+            )
+        )
+    ).first()
+    if row is None:
+        raise NotFound(message(404))
+    return repo.to_file(row)
+
+
+async def delete_file(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    file_id: int,
+    if_unmodified_since: datetime | None = None,
+) -> None:
+    async with registry.db.write() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        _require(access.can.destroy_package)
+        file = await _live_file(conn, package, file_id)
+        _check_unmodified_since(file.updated_at, if_unmodified_since)
+        await conn.execute(
+            update(package_files)
+            .where(package_files.c.id == file.id)
+            .values(status=FileStatus.pending_destruction, updated_at=utcnow())
+        )
+
+
+async def file_for_download(
+    registry: Registry, principal: Principal, ref: str, package_id: int, file_id: int
+) -> PackageFile:
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        return await _live_file(conn, package, file_id)

@@ -85,7 +85,7 @@ async def list_project_packages(
     async with registry.db.read() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
-        query = listing.filtered_packages([access.project.id], where)
+        query = listing.filtered_packages([access.project.id], where, conn.dialect.name)
         rows, total, has_next = await listing.page_of(
             conn,
             query,
@@ -134,7 +134,7 @@ async def list_group_packages(
             if abilities[p.id].read_package
             and (not exclude_subgroups or p.namespace_id == group["id"])
         ]
-        query = listing.filtered_packages(readable, where)
+        query = listing.filtered_packages(readable, where, conn.dialect.name)
         if order_by == "project_path":
             column = listing.ORDER_COLUMNS["project_path"]
             direction = column.desc() if sort == "desc" else column.asc()

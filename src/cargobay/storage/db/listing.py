@@ -46,7 +46,7 @@ def _like_escape(term: str) -> str:
 
 
 def filtered_packages(
-    project_ids: Select[Any] | Sequence[int], where: PackageFilter
+    project_ids: Select[Any] | Sequence[int], where: PackageFilter, dialect: str
 ) -> Select[Any]:
     query = (
         select(
@@ -65,7 +65,13 @@ def filtered_packages(
         query = query.where(packages.c.package_type != PackageType.terraform_module)
     if where.package_name:
         for term in name_terms(where.package_name):
-            query = query.where(packages.c.name.ilike(f"%{_like_escape(term)}%", escape="\\"))
+            pattern = f"%{_like_escape(term)}%"
+            # SQLite's LIKE is already case-insensitive (ASCII); its ILIKE emulation wraps
+            # both sides in lower(), which costs a function call per row.
+            if dialect == "sqlite":
+                query = query.where(packages.c.name.like(pattern, escape="\\"))
+            else:
+                query = query.where(packages.c.name.ilike(pattern, escape="\\"))
     if where.status is not None:
         query = query.where(packages.c.status == where.status)
     else:

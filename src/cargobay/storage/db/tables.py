@@ -209,6 +209,11 @@ packages = Table(
         postgresql_where=text("status != 4"),
     ),
     Index("ix_packages_project_status_created", "project_id", "status", "created_at"),
+    # One per Packages API order_by, so a page walks an index instead of sorting (§11).
+    Index("ix_packages_project_created", "project_id", "created_at"),
+    Index("ix_packages_project_name", "project_id", "name"),
+    Index("ix_packages_project_version", "project_id", "version"),
+    Index("ix_packages_project_type", "project_id", "package_type"),
     **AUTOINCREMENT,
 )
 

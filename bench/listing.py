@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import insert
+from tests.e2e.server import make_server
 
 from cargobay.domain.models import PackageType, utcnow
 from cargobay.services import admin
@@ -27,7 +28,6 @@ from cargobay.services.registry import open_registry
 from cargobay.settings import Settings
 from cargobay.storage.db.migrate import upgrade
 from cargobay.storage.db.tables import blobs, package_files, packages
-from tests.e2e.server import make_server
 
 ORDERS = [(o, s) for o in ("created_at", "name", "version", "type") for s in ("asc", "desc")]
 
@@ -132,7 +132,7 @@ def main() -> None:
                         )
         finally:
             server.stop()
-    print(f"| order_by | sort | package_name | X-Total | median ms | min | max |")
+    print("| order_by | sort | package_name | X-Total | median ms | min | max |")
     print("|---|---|---|---|---|---|---|")
     for r in results:
         print(

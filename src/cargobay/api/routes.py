@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cargobay.api import generic, health, packages
+from cargobay.api import generic, health, openapi, packages
 from cargobay.api.responses import json
 
 GENERIC_FILE = "{package_name}/{package_version}/{file_path:path}"
@@ -26,6 +26,7 @@ routes: list[BaseRoute] = [
     Route("/-/health", health.health),
     Route("/-/liveness", health.liveness),
     Route("/-/readiness", health.readiness),
+    Route("/api/v4/openapi.json", openapi.serve),
     # spec §1 G1/G2
     Route(
         f"/api/v4/projects/{{id}}/packages/generic/{GENERIC_FILE}", generic.upload, methods=["PUT"]

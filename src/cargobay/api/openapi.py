@@ -1,0 +1,181 @@
+"""The OpenAPI document of every route Cargobay serves, at /api/v4/openapi.json.
+
+Each operation is described here by hand; tests/api/test_openapi.py fails when a route in
+api/routes.py has no entry below or an entry names a route that does not exist.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from cargobay.api.responses import json
+
+
+@dataclass(frozen=True)
+class Op:
+    summary: str
+    tag: str
+    query: dict[str, str] = field(default_factory=dict)  # name -> description
+    body: str | None = None  # description of the request body
+    success: int = 200
+
+
+PAGING = {"page": "Page number (default 1).", "per_page": "Items per page (default 20, max 100)."}
+LIST_FILTERS = {
+    **PAGING,
+    "order_by": "created_at (default), name, version or type.",
+    "sort": "asc (default) or desc.",
+    "package_type": "Only packages of this type.",
+    "package_name": "Fuzzy, case-insensitive name filter; every space-separated term must match.",
+    "package_version": "Exact version.",
+    "include_versionless": "Include packages without a version.",
+    "status": "default, hidden, processing, error, pending_destruction or deprecated.",
+}
+GENERIC = "/api/v4/projects/{id}/packages/generic/{package_name}/{package_version}/{file_path}"
+GENERIC_ALIAS = "/api/v4/projects/{id}/generic/{package_name}/{package_version}/{file_path}"
+PACKAGE = "/api/v4/projects/{id}/packages/{package_id}"
+FILES = PACKAGE + "/package_files"
+
+OPERATIONS: dict[tuple[str, str], Op] = {
+    ("GET", "/-/health"): Op("Liveness text probe (`GitLab OK`).", "health"),
+    ("GET", "/-/liveness"): Op("Liveness probe.", "health"),
+    ("GET", "/-/readiness"): Op("Readiness probe, checks the database.", "health"),
+    ("GET", "/api/v4/openapi.json"): Op("This document.", "meta"),
+    ("PUT", GENERIC): Op(
+        "Publish a file; creates the package when needed. `file_path` may hold directories.",
+        "generic packages",
+        {"status": "default or hidden.", "select": "package_file: answer 200 with the file."},
+        body="The file's bytes.",
+        success=201,
+    ),
+    ("GET", GENERIC): Op(
+        "Download the newest file with this name (also HEAD, Range, conditional requests). "
+        "`.../files` lists the package's files unless one is named `files`.",
+        "generic packages",
+    ),
+    ("PUT", GENERIC_ALIAS): Op(
+        "Alias of the publish route (GitLab 13.5 docs).",
+        "generic packages",
+        body="The file's bytes.",
+        success=201,
+    ),
+    ("GET", GENERIC_ALIAS): Op(
+        "Alias of the download route (GitLab 13.5 docs).", "generic packages"
+    ),
+    ("GET", "/api/v4/projects/{id}/packages"): Op(
+        "List a project's packages.", "packages", LIST_FILTERS
+    ),
+    ("GET", PACKAGE): Op("Get one package, with its other versions.", "packages"),
+    ("DELETE", PACKAGE): Op("Delete a package (Maintainer).", "packages", success=204),
+    ("GET", PACKAGE + "/pipelines"): Op(
+        "Pipelines that built the package, newest first (keyset paging).",
+        "packages",
+        {"cursor": "From the previous page's Link header.", "per_page": "1 to 20."},
+    ),
+    ("GET", FILES): Op(
+        "List a package's files.",
+        "packages",
+        {**PAGING, "order_by": "id, created_at or file_name.", "sort": "asc or desc."},
+    ),
+    ("DELETE", FILES + "/{package_file_id}"): Op(
+        "Delete a package file (Maintainer).", "packages", success=204
+    ),
+    ("GET", FILES + "/{package_file_id}/download"): Op(
+        "Download a package file by id.", "packages"
+    ),
+    ("GET", "/api/v4/groups/{id}/packages"): Op(
+        "List the packages of a group's projects.",
+        "packages",
+        {
+            **LIST_FILTERS,
+            "exclude_subgroups": "Leave out projects of subgroups.",
+            "order_by": "created_at, name, version, type or project_path.",
+        },
+    ),
+    ("GET", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+    ("POST", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+    ("PUT", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+    ("PATCH", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+    ("DELETE", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+}
+
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
+def openapi_path(route_path: str) -> str:
+    """Starlette's ``{file_path:path}`` is OpenAPI's ``{file_path}``."""
+    return _CONVERTER.sub(r"{\1}", route_path)
+
+
+def served_operations(routes: list[BaseRoute]) -> set[tuple[str, str]]:
+    """(method, path) of every route; HEAD comes with GET and is not listed apart."""
+    found = set()
+    for route in routes:
+        if isinstance(route, Route):
+            for method in route.methods or {"GET"}:
+                if method != "HEAD":
+                    found.add((method, openapi_path(route.path)))
+    return found
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for (method, path), op in sorted(OPERATIONS.items(), key=lambda item: item[0][1]):
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", path)
+        ] + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in op.query.items()
+        ]
+        operation: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": [op.tag],
+            "parameters": parameters,
+            "responses": {
+                str(op.success): {"description": "Success"},
+                "4XX": {"description": "GitLab-shaped error body"},
+            },
+        }
+        if op.body:
+            operation["requestBody"] = {
+                "description": op.body,
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
+            }
+        paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cargobay",
+            "version": "4",
+            "description": "GitLab-compatible generic package registry.",
+        },
+        "components": {
+            "securitySchemes": {
+                "private_token": {"type": "apiKey", "in": "header", "name": "PRIVATE-TOKEN"},
+                "job_token": {"type": "apiKey", "in": "header", "name": "JOB-TOKEN"},
+                "deploy_token": {"type": "apiKey", "in": "header", "name": "DEPLOY-TOKEN"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "basic": {"type": "http", "scheme": "basic"},
+            }
+        },
+        "paths": paths,
+    }
+
+
+async def serve(_request: Request) -> Response:
+    return json(document())

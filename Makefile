@@ -30,5 +30,11 @@ test: install
 	$(MAKE) --no-print-directory lint
 	.venv/bin/pytest $(PYTEST_ARGS)
 
+# Benchmarks against nginx on the same machine (see docs/performance.md).
+bench: install
+	scripts/system-packages.sh curl nginx-light wrk
+	$(UV) sync --frozen --group bench
+	.venv/bin/python -m bench.run $(BENCH_ARGS)
+
 clean:
 	rm -rf .venv .tools data

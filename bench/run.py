@@ -1,0 +1,375 @@
+"""Cargobay against nginx on the same machine, in the same run (issue: performance).
+
+    make bench            # or: .venv/bin/python -m bench.run [--quick]
+
+Starts Cargobay on the embedded default (SQLite + local blobs) and nginx (sendfile on,
+DAV PUT) on loopback, then measures, as medians of several runs with min and max:
+  - upload 1 GiB with `curl -T`: Cargobay vs the one-thread md5+sha1+sha256 rate of this
+    machine (from memory) and vs nginx accepting the same upload;
+  - download 1 GiB: Cargobay vs nginx;
+  - 1 KiB authenticated downloads, 64 connections (wrk): req/s vs nginx static, p50/p99;
+  - Packages API list pages at 100,000 packages (bench/listing.py);
+  - 100 concurrent 1 MiB uploads into one package: throughput, errors, files present;
+  - peak resident memory of the server process tree during each.
+Writes bench/results/results.{json,md} and bench/results/throughput.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from tests.e2e.server import Server, free_port, make_server
+
+from bench.nginx import nginx
+
+GIB = 1024**3
+MIB = 1024**2
+RESULTS = Path(__file__).parent / "results"
+SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdir())
+
+
+class PeakRss:
+    """Samples the resident memory of a process and all its children every 50 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            total = 0
+            try:
+                for proc in [self.root, *self.root.children(recursive=True)]:
+                    total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+            self.peak = max(self.peak, total)
+            self._stop.wait(0.05)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def stats(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 2),
+        "min": round(min(values), 2),
+        "max": round(max(values), 2),
+    }
+
+
+def curl(*args: str) -> float:
+    """Run curl, return seconds taken; fail on HTTP errors."""
+    out = subprocess.run(
+        [
+            "curl",
+            "--silent",
+            "--show-error",
+            "--fail",
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{time_total}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return float(out.stdout)
+
+
+def make_file(path: Path, size: int) -> Path:
+    if not path.exists() or path.stat().st_size != size:
+        block = os.urandom(min(size, 4 * MIB))
+        with path.open("wb") as f:
+            written = 0
+            while written < size:
+                f.write(block[: min(len(block), size - written)])
+                written += len(block)
+    return path
+
+
+def checksum_rate(size: int = GIB) -> float:
+    """MB/s at which one thread computes md5, sha1 and sha256 of `size` bytes in memory."""
+    block = os.urandom(8 * MIB)
+    start = time.perf_counter()
+    md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
+    for _ in range(size // len(block)):
+        md5.update(block)
+        sha1.update(block)
+        sha256.update(block)
+    return size / MIB / (time.perf_counter() - start)
+
+
+def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 64) -> dict[str, float]:
+    args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for key, value in headers.items():
+        args += ["-H", f"{key}: {value}"]
+    out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {
+        "rps": rps,
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+@contextmanager
+def cargobay(tmp: Path, workers: int) -> Iterator[tuple[Server, str, str]]:
+    server = make_server(tmp / f"cargobay-{workers}")
+    token = server.cli("admin", "bootstrap")
+    server.cli("admin", "create-project", "root", "bench")
+    server.start("--workers", str(workers))
+    try:
+        yield server, token, f"{server.api}/projects/root%2Fbench/packages/generic"
+    finally:
+        server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter wrk")
+    args = parser.parse_args()
+    runs = 2 if args.quick else 5
+    wrk_seconds = 5 if args.quick else 10
+    results: dict[str, Any] = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_gib": round(psutil.virtual_memory().total / GIB, 1),
+        }
+    }
+    with tempfile.TemporaryDirectory(dir="/tmp") as tmp_name:
+        tmp = Path(tmp_name)
+        big = make_file(SHM / "cargobay-bench-1g.bin", GIB)
+        rate = checksum_rate()
+        results["checksum_rate_mb_s"] = round(rate, 1)
+        port = free_port()
+        with nginx(tmp / "nginx", port) as www, cargobay(tmp, 1) as (server, token, generic):
+            auth = ["--header", f"PRIVATE-TOKEN: {token}"]
+            nginx_url = f"http://127.0.0.1:{port}"
+            (www / "big.bin").symlink_to(big)
+
+            # Upload 1 GiB
+            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
+                ours = [
+                    curl(*auth, "-T", str(big), f"{generic}/big/{i}/big.bin") for i in range(runs)
+                ]
+            theirs = [curl("-T", str(big), f"{nginx_url}/upload/big-{i}.bin") for i in range(runs)]
+            up = GIB / MIB / statistics.median(ours)
+            up_nginx = GIB / MIB / statistics.median(theirs)
+            results["upload_1gib"] = {
+                "cargobay_mb_s": stats([GIB / MIB / t for t in ours]),
+                "nginx_mb_s": stats([GIB / MIB / t for t in theirs]),
+                "ratio_vs_checksum_rate": round(up / rate, 3),
+                "ratio_vs_nginx": round(up / up_nginx, 3),
+                "peak_rss_mb": round(rss.peak / MIB, 1),
+            }
+
+            # Download 1 GiB
+            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
+                ours = [curl(*auth, f"{generic}/big/0/big.bin") for i in range(runs)]
+            theirs = [curl(f"{nginx_url}/big.bin") for i in range(runs)]
+            results["download_1gib"] = {
+                "cargobay_mb_s": stats([GIB / MIB / t for t in ours]),
+                "nginx_mb_s": stats([GIB / MIB / t for t in theirs]),
+                "ratio_vs_nginx": round(statistics.median(theirs) / statistics.median(ours), 3),
+                "peak_rss_mb": round(rss.peak / MIB, 1),
+            }
+
+            # Throughput against file size, both ways, for the plot
+            sizes = [1024, 64 * 1024, MIB, 16 * MIB, 256 * MIB, GIB]
+            curve: dict[str, dict[str, list[float]]] = {}
+            for size in sizes:
+                src = big if size == GIB else make_file(tmp / f"f{size}", size)
+                (www / f"f{size}").unlink(missing_ok=True)
+                (www / f"f{size}").symlink_to(src)
+                n = max(2, min(20, (64 * MIB) // size)) if size < GIB else runs
+                point = {
+                    "cargobay_upload": [
+                        curl(*auth, "-T", str(src), f"{generic}/curve/{size}-{i}/f.bin")
+                        for i in range(n)
+                    ],
+                    "nginx_upload": [
+                        curl("-T", str(src), f"{nginx_url}/upload/c{size}-{i}") for i in range(n)
+                    ],
+                    "cargobay_download": [
+                        curl(*auth, f"{generic}/curve/{size}-0/f.bin") for i in range(n)
+                    ],
+                    "nginx_download": [curl(f"{nginx_url}/f{size}") for i in range(n)],
+                }
+                curve[str(size)] = {k: size / MIB / statistics.median(v) for k, v in point.items()}  # type: ignore[misc]
+            results["throughput_by_size_mb_s"] = curve
+
+            # 100 concurrent 1 MiB uploads into one package
+            payloads = [os.urandom(MIB) for _ in range(100)]
+
+            async def burst() -> tuple[float, list[int]]:
+                limits = httpx.Limits(max_connections=100)
+                async with httpx.AsyncClient(
+                    headers={"PRIVATE-TOKEN": token}, limits=limits, timeout=120
+                ) as client:
+                    start = time.perf_counter()
+                    responses = await asyncio.gather(
+                        *[
+                            client.put(f"{generic}/burst/1.0/file-{i}.bin", content=payloads[i])
+                            for i in range(100)
+                        ]
+                    )
+                    return time.perf_counter() - start, [r.status_code for r in responses]
+
+            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
+                elapsed, codes = asyncio.run(burst())
+            listing = httpx.get(
+                f"{server.api}/projects/root%2Fbench/packages",
+                params={"package_name": "burst"},
+                headers={"PRIVATE-TOKEN": token},
+            ).json()
+            files = httpx.get(
+                f"{server.api}/projects/root%2Fbench/packages/{listing[0]['id']}/package_files",
+                params={"per_page": 100},
+                headers={"PRIVATE-TOKEN": token},
+            ).json()
+            results["concurrent_uploads_100x1mib"] = {
+                "seconds": round(elapsed, 2),
+                "mb_s": round(100 / elapsed, 1),
+                "errors": sum(1 for c in codes if c != 201),
+                "files_present": len(files),
+                "peak_rss_mb": round(rss.peak / MIB, 1),
+            }
+
+        # 1 KiB authenticated downloads, 64 connections: both servers with 2 workers
+        with nginx(tmp / "nginx2", port) as www, cargobay(tmp, 2) as (server, token, generic):
+            small = make_file(tmp / "small.bin", 1024)
+            (www / "small.bin").symlink_to(small)
+            curl(
+                "--header",
+                f"PRIVATE-TOKEN: {token}",
+                "-T",
+                str(small),
+                f"{generic}/small/1.0/small.bin",
+            )
+            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
+                small_ours = wrk(
+                    f"{generic}/small/1.0/small.bin", {"PRIVATE-TOKEN": token}, wrk_seconds
+                )
+            small_theirs = wrk(f"http://127.0.0.1:{port}/small.bin", {}, wrk_seconds)
+            results["small_downloads_1kib_64conn"] = {
+                "cargobay": small_ours,
+                "nginx": small_theirs,
+                "ratio_vs_nginx": round(small_ours["rps"] / small_theirs["rps"], 3),
+                "peak_rss_mb": round(rss.peak / MIB, 1),
+            }
+
+    listing_out = RESULTS / "listing.json"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.listing",
+            "--runs",
+            "5" if args.quick else "20",
+            "--out",
+            str(listing_out),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    listing_results = json.loads(listing_out.read_text())["results"]
+    results["packages_list_100k"] = {
+        "worst_median_ms": max(r["median_ms"] for r in listing_results),
+        "best_median_ms": min(r["median_ms"] for r in listing_results),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
+    (RESULTS / "results.md").write_text(render(results))
+    plot(results["throughput_by_size_mb_s"], RESULTS / "throughput.png")
+    print(render(results))
+
+
+def render(r: dict[str, Any]) -> str:
+    up, down, small, burst = (
+        r["upload_1gib"],
+        r["download_1gib"],
+        r["small_downloads_1kib_64conn"],
+        r["concurrent_uploads_100x1mib"],
+    )
+    lines = [
+        f"Machine: {r['machine']['cpus']} cores, {r['machine']['memory_gib']} GiB. "
+        f"One-thread md5+sha1+sha256: {r['checksum_rate_mb_s']} MB/s.",
+        "",
+        "| measure | Cargobay (median [min-max]) | reference | ratio | peak RSS |",
+        "|---|---|---|---|---|",
+        f"| upload 1 GiB, MB/s | {fmt(up['cargobay_mb_s'])} | checksums {r['checksum_rate_mb_s']}; nginx {fmt(up['nginx_mb_s'])} | "
+        f"{up['ratio_vs_checksum_rate']} of checksum rate; {up['ratio_vs_nginx']} of nginx | {up['peak_rss_mb']} MB |",
+        f"| download 1 GiB, MB/s | {fmt(down['cargobay_mb_s'])} | nginx {fmt(down['nginx_mb_s'])} | {down['ratio_vs_nginx']} | {down['peak_rss_mb']} MB |",
+        f"| 1 KiB auth downloads, 64 conn, req/s | {small['cargobay']['rps']:.0f} (p50 {small['cargobay']['p50_ms']} ms, p99 {small['cargobay']['p99_ms']} ms) | "
+        f"nginx static {small['nginx']['rps']:.0f} | {small['ratio_vs_nginx']} | {small['peak_rss_mb']} MB |",
+        f"| 100 concurrent 1 MiB uploads | {burst['seconds']} s, {burst['mb_s']} MB/s, {burst['errors']} errors, {burst['files_present']} files | | | {burst['peak_rss_mb']} MB |",
+        f"| Packages API page at 100k packages | worst median {r['packages_list_100k']['worst_median_ms']} ms | | | |",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def fmt(s: dict[str, float]) -> str:
+    return f"{s['median']:.0f} [{s['min']:.0f}-{s['max']:.0f}]"
+
+
+def plot(curve: dict[str, dict[str, float]], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [int(s) for s in curve]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for key, style in (
+        ("cargobay_upload", "o-"),
+        ("nginx_upload", "o--"),
+        ("cargobay_download", "s-"),
+        ("nginx_download", "s--"),
+    ):
+        ax.plot(sizes, [curve[str(s)][key] for s in sizes], style, label=key.replace("_", " "))
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("file size (bytes)")
+    ax.set_ylabel("MB/s (one curl at a time)")
+    ax.set_title("Throughput against file size, loopback, same run")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.savefig(out, dpi=110, bbox_inches="tight")
+
+
+if __name__ == "__main__":
+    main()

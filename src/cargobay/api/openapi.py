@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from cargobay.api import admin
 from cargobay.api.responses import json
 
 
@@ -103,6 +104,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PUT", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
     ("PATCH", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
     ("DELETE", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
+    **{key: Op(**fields) for key, fields in admin.OPENAPI.items()},
 }
 
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")

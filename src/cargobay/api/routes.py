@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cargobay.api import generic, health, openapi, packages
+from cargobay.api import admin, generic, health, openapi, packages
 from cargobay.api.responses import json
 
 GENERIC_FILE = "{package_name}/{package_version}/{file_path:path}"
@@ -57,5 +57,6 @@ routes: list[BaseRoute] = [
         packages.download_file,
     ),
     Route("/api/v4/groups/{id}/packages", packages.list_group_packages),
+    *admin.routes,
     Route("/api/v3/{rest:path}", api_v3_gone, methods=ANY_METHOD),
 ]

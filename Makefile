@@ -24,9 +24,12 @@ lint: install
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
-# System tools the tests drive for real (curl, wget, jq) are installed when missing.
+# System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
+# browser tests: Playwright never downloads a browser, and PostgreSQL, which the suite
+# starts itself on loopback beside SeaweedFS from the dev dependencies) are installed
+# when missing.
 test: install
-	scripts/system-packages.sh curl wget jq
+	scripts/system-packages.sh curl wget jq chromium postgresql
 	$(MAKE) --no-print-directory lint
 	.venv/bin/pytest $(PYTEST_ARGS)
 

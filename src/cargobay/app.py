@@ -12,8 +12,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cargobay.api import errors
 from cargobay.api.routes import routes
 from cargobay.errors import CargobayError
+from cargobay.services import jobs
 from cargobay.services.registry import Registry, open_registry
 from cargobay.settings import Settings
+from cargobay.web.app import WebInterface
+from cargobay.web.app import build as build_web
 
 SECURITY_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
 
@@ -48,7 +51,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        async with jobs.scheduler(core):  # cleanup policies and GC (services/jobs.py)
+            yield
         if registry is None:
             await core.close()
 
@@ -62,6 +66,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         },
     )
     app.state.registry = core
+    # Paths no API route claims go to the web interface (cargobay/web/).
+    app.add_middleware(WebInterface, web=build_web(core), api_routes=routes)
     app.add_middleware(RawPathRouting)
     return app
 

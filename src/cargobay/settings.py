@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
@@ -28,8 +28,71 @@ class Settings(BaseSettings):
             "SQLAlchemy URL of the metadata database. Empty means sqlite:///<data_dir>/cargobay.db."
         ),
     )
-    blob_store: Literal["local"] = Field(
-        "local", description="Where file contents live: 'local' (<data_dir>/blobs)."
+    database_pool_size: int = Field(
+        10,
+        ge=1,
+        description=(
+            "PostgreSQL connections each worker process keeps open (as many again may "
+            "open under load). Size max_connections for nodes x workers x 2 x this."
+        ),
+    )
+    blob_store: Literal["local", "s3"] = Field(
+        "local",
+        description=(
+            "Where file contents live: 'local' (<data_dir>/blobs) or 's3' (an S3-compatible "
+            "bucket, see the s3_* settings; needed when several nodes serve one registry)."
+        ),
+    )
+    s3_endpoint: str = Field(
+        "",
+        description=(
+            "S3 endpoint URL (http://minio:9000, https://s3.eu-west-1.amazonaws.com). "
+            "Empty means AWS S3 for s3_region."
+        ),
+    )
+    s3_region: str = Field("us-east-1", description="S3 region (signing region).")
+    s3_bucket: str = Field("", description="S3 bucket holding the blobs; it must exist.")
+    s3_prefix: str = Field(
+        "",
+        description="Key prefix inside the bucket (several registries may share one bucket).",
+    )
+    s3_access_key_id: str = Field(
+        "",
+        description=(
+            "S3 access key id. Empty: the AWS default chain (environment, shared config, "
+            "instance or pod role)."
+        ),
+    )
+    s3_secret_access_key: SecretStr = Field(
+        SecretStr(""), description="S3 secret access key (never printed)."
+    )
+    s3_path_style: bool = Field(
+        False,
+        description=(
+            "Address buckets as <endpoint>/<bucket> instead of <bucket>.<endpoint> "
+            "(MinIO, SeaweedFS and Ceph usually need true)."
+        ),
+    )
+    s3_part_size: int = Field(
+        8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,
+        le=5 * GIB,
+        description=(
+            "Bytes per part of a multipart upload (S3 needs at least 5 MiB). Memory per "
+            "upload is about 4 parts; parts double in size every 1000, so any object fits "
+            "in S3's 10000 parts."
+        ),
+    )
+    s3_download: Literal["proxy", "redirect"] = Field(
+        "proxy",
+        description=(
+            "'proxy': the server streams downloads from the bucket (Range supported). "
+            "'redirect': it answers 302 to a presigned URL, so bytes flow from the object "
+            "store to the client directly."
+        ),
+    )
+    s3_url_expiry: int = Field(
+        300, ge=1, description="Seconds a presigned download URL stays valid (redirect mode)."
     )
     host: str = Field("127.0.0.1", description="Address `cargobay serve` binds to.")
     port: int = Field(8080, description="Port `cargobay serve` listens on.")
@@ -60,6 +123,46 @@ class Settings(BaseSettings):
         1024 * 1024,
         ge=64 * 1024,
         description="Bytes hashed and written per step while an upload streams in.",
+    )
+    # Scheduled work (issue 4): every server process runs the scheduler; the database
+    # hands each due run to exactly one of them.
+    scheduler_enabled: bool = Field(
+        True,
+        description=(
+            "Run scheduled work (cleanup policies, garbage collection) inside each server "
+            "process. The database makes sure one process takes each due run."
+        ),
+    )
+    scheduler_poll_seconds: float = Field(
+        60.0, gt=0, description="How often a server process looks for due scheduled work."
+    )
+    cleanup_interval_seconds: float = Field(
+        12 * 3600.0,
+        gt=0,
+        description=(
+            "Seconds between runs of a project's cleanup policy (GitLab: 12 hours). A "
+            "changed policy first runs one interval after the change."
+        ),
+    )
+    gc_interval_seconds: float = Field(
+        12 * 3600.0, gt=0, description="Seconds between scheduled garbage collections."
+    )
+    gc_grace_period_seconds: float = Field(
+        24 * 3600.0,
+        ge=0,
+        description=(
+            "The garbage collector leaves unreferenced blobs and unfinished uploads alone "
+            "until they are this old. Keep it far above the longest upload."
+        ),
+    )
+
+    session_secret: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "Key that signs web session cookies (never printed). Empty: a random key kept "
+            "in <data_dir>/session_secret. Give every node the same value when several "
+            "nodes serve one registry; changing it signs everyone out."
+        ),
     )
 
     def resolved_database_url(self) -> str:

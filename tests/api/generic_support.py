@@ -3,11 +3,12 @@ and a way to send a path that httpx would otherwise normalise."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -16,8 +17,9 @@ import orjson
 from sqlalchemy import select
 
 from cargobay.app import create_app
-from cargobay.services.registry import Registry, open_registry
+from cargobay.services.registry import Registry, open_blob_store, open_registry
 from cargobay.settings import Settings
+from cargobay.storage.blobs.base import Inventory
 from cargobay.storage.db import tables
 
 CREATED = {"message": "201 Created"}
@@ -75,12 +77,28 @@ async def all_package_files(registry: Registry) -> list[dict[str, Any]]:
     return await rows(registry, tables.package_files)
 
 
-def temp_files(settings: Settings) -> list[Path]:
-    return sorted((settings.data_dir / "blobs" / "tmp").iterdir())
+def inventory(settings: Settings) -> Inventory:
+    """What the blob store of ``settings`` holds, whichever store it is (a local
+    directory, or a bucket prefix). Callable from sync code and from a running loop."""
+
+    async def scan() -> Inventory:
+        store = open_blob_store(settings)
+        try:
+            return await store.inventory()
+        finally:
+            await store.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scan()).result()
 
 
-def stored_blobs(settings: Settings) -> list[Path]:
-    return sorted(p for p in (settings.data_dir / "blobs" / "sha256").rglob("*") if p.is_file())
+def temp_files(settings: Settings) -> list[str]:
+    """Uploads in flight: local temp files, or S3 multipart uploads not completed."""
+    return inventory(settings).in_flight
+
+
+def stored_blobs(settings: Settings) -> list[str]:
+    return inventory(settings).stored
 
 
 @asynccontextmanager

@@ -57,6 +57,7 @@ class Server:
         return result.stdout.strip()
 
     def start(self, *extra: str) -> None:
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.log_path = self.data_dir.parent / f"server-{self.port}.log"
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(

@@ -2,15 +2,17 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 
-from tests.e2e.server import BIN, Server, make_server
+from tests.e2e.server import BIN, Server
 
 
-def test_first_serve_bootstraps_and_prints_a_working_curl_command(tmp_path: Path) -> None:
-    srv = make_server(tmp_path)
+def test_first_serve_bootstraps_and_prints_a_working_curl_command(
+    make_server: Callable[..., Server],
+) -> None:
+    srv = make_server()
     srv.start()
     try:
         output = srv.log()
@@ -27,8 +29,8 @@ def test_first_serve_bootstraps_and_prints_a_working_curl_command(tmp_path: Path
     assert srv.log().count("Created administrator") == 1
 
 
-def test_admin_bootstrap_prints_only_the_token_once(tmp_path: Path) -> None:
-    srv = make_server(tmp_path)
+def test_admin_bootstrap_prints_only_the_token_once(make_server: Callable[..., Server]) -> None:
+    srv = make_server()
     token = srv.cli("admin", "bootstrap")
     assert re.fullmatch(r"glpat-[\w-]{32}", token)
     again = subprocess.run(

@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import FileResponse, RedirectResponse, Response
 
-from cargobay.api.params import check_values, path_value, principal_of, registry_of
+from cargobay.api.params import (
+    check_values,
+    client_address,
+    path_value,
+    principal_of,
+    registry_of,
+)
 from cargobay.api.responses import json
 from cargobay.api.serializers import package_file, package_file_record
+from cargobay.api.streaming import StreamedBlobResponse
 from cargobay.auth.authenticate import unauthorized
 from cargobay.domain.models import PackageFile, PackageStatus
 from cargobay.domain.names import FileCoordinates, parse_coordinates
 from cargobay.errors import CargobayError, bad_params
 from cargobay.services.download import resolve_download
 from cargobay.services.publish import publish_file
+from cargobay.storage.blobs.base import BlobLocation, BlobMissing, LocalFile, Redirect
 
 log = logging.getLogger("cargobay")
 
@@ -55,6 +62,7 @@ async def upload(request: Request) -> Response:
         request.stream(),
         status=PackageStatus[status] if status else None,
         content_length=int(length) if length and length.isdigit() else None,
+        ip_address=client_address(request),
     )
     if select == "package_file":
         return json(package_file_record(published.file, published.project_id), 200)
@@ -78,19 +86,25 @@ async def download(request: Request) -> Response:
 
 
 async def send_file(request: Request, file: PackageFile) -> Response:
+    """Send a file's blob however its store can: zero-copy from a local file, streamed
+    from an object store, or as a redirect to a presigned URL. The checksum and
+    disposition headers are there in every case."""
     registry = registry_of(request)
-    path = registry.blobs.local_path(file.file_sha256)
+    disposition = content_disposition(file.file_name)
     try:
-        stat = os.stat(path) if path else None
-    except FileNotFoundError:
-        stat = None
-    if path is None or stat is None or stat.st_size != file.size:
-        log.error("blob %s of package file %s is missing or short", file.file_sha256, file.id)
+        delivery = await registry.blobs.delivery(
+            BlobLocation(file.file_sha256, file.blob_key),
+            size=file.size,
+            file_name=file.file_name,
+            disposition=disposition,
+        )
+    except BlobMissing as exc:
+        log.error("blob of package file %s is missing or short: %s", file.id, exc)
         return json({"message": "500 Internal Server Error"}, 500)
     etag = f'"{file.file_sha256}"'
     modified = file.created_at.replace(microsecond=0)
     headers = {
-        "Content-Disposition": content_disposition(file.file_name),
+        "Content-Disposition": disposition,
         "Content-Transfer-Encoding": "binary",
         "X-Checksum-SHA256": file.file_sha256,
         "ETag": etag,
@@ -99,8 +113,21 @@ async def send_file(request: Request, file: PackageFile) -> Response:
     }
     if _not_modified(request, etag, modified):
         return Response(status_code=304, headers=headers)
-    return FileResponse(
-        path, headers=headers, media_type="application/octet-stream", stat_result=stat
+    if isinstance(delivery, LocalFile):
+        return FileResponse(
+            delivery.path,
+            headers=headers,
+            media_type="application/octet-stream",
+            stat_result=delivery.stat,
+        )
+    if isinstance(delivery, Redirect):
+        if request.method == "HEAD":
+            # A presigned URL is signed for GET: answer HEAD here, as a proxy would.
+            headers["Content-Length"] = str(file.size)
+            return Response(headers=headers, media_type="application/octet-stream")
+        return RedirectResponse(delivery.url, status_code=302, headers=headers)
+    return StreamedBlobResponse(
+        delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"
     )
 
 

@@ -42,6 +42,19 @@ GENERIC = "/api/v4/projects/{id}/packages/generic/{package_name}/{package_versio
 GENERIC_ALIAS = "/api/v4/projects/{id}/generic/{package_name}/{package_version}/{file_path}"
 PACKAGE = "/api/v4/projects/{id}/packages/{package_id}"
 FILES = PACKAGE + "/package_files"
+CLEANUP = "/api/v4/projects/{id}/packages/cleanup_policy"
+RULES = "/api/v4/projects/{id}/packages/protection/rules"
+DUPLICATES = {
+    "generic_duplicates_allowed": "true or false.",
+    "generic_duplicate_exception_regex": "RE2, at most 255 characters; '' for none.",
+}
+AUDIT = {
+    **PAGING,
+    "created_after": "ISO 8601 time.",
+    "created_before": "ISO 8601 time.",
+    "entity_type": "Instance list only: User, Group, Project or Gitlab::Audit::InstanceScope.",
+    "entity_id": "Instance list only.",
+}
 
 OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/-/health"): Op("Liveness text probe (`GitLab OK`).", "health"),
@@ -98,6 +111,92 @@ OPERATIONS: dict[tuple[str, str], Op] = {
             "exclude_subgroups": "Leave out projects of subgroups.",
             "order_by": "created_at, name, version, type or project_path.",
         },
+    ),
+    # Registry policies (docs/policies.md)
+    ("GET", CLEANUP): Op(
+        "A project's cleanup policy and retention rules (Maintainer).", "policies"
+    ),
+    ("PUT", CLEANUP): Op(
+        "Change the cleanup policy (Maintainer); null clears a retention rule.",
+        "policies",
+        {
+            "keep_n_duplicated_package_files": "all, 1, 10, 20, 30, 40 or 50.",
+            "keep_n_latest_versions": "Keep the N newest versions of each package name.",
+            "remove_older_than_days": "Remove versions created more than N days ago.",
+            "remove_not_downloaded_days": "Remove versions not downloaded for N days.",
+            "keep_pattern": "RE2; packages whose name or version matches are never removed.",
+        },
+    ),
+    ("GET", CLEANUP + "/preview"): Op(
+        "What a cleanup run started now would remove (dry run).", "policies"
+    ),
+    ("POST", CLEANUP + "/run"): Op(
+        "Run the cleanup policy now; lists what it removed.", "policies"
+    ),
+    ("GET", RULES): Op("List package protection rules (Maintainer).", "policies"),
+    ("POST", RULES): Op(
+        "Create a package protection rule (Maintainer).",
+        "policies",
+        {
+            "package_name_pattern": "Package names, `*` matching anything.",
+            "package_type": "generic, conan, helm, maven, npm, nuget or pypi.",
+            "minimum_access_level_for_push": "maintainer, owner or admin.",
+            "minimum_access_level_for_delete": "owner or admin.",
+        },
+        success=201,
+    ),
+    ("PATCH", RULES + "/{package_protection_rule_id}"): Op(
+        "Change a package protection rule (Maintainer).", "policies"
+    ),
+    ("DELETE", RULES + "/{package_protection_rule_id}"): Op(
+        "Delete a package protection rule (Maintainer).", "policies", success=204
+    ),
+    ("GET", "/api/v4/groups/{id}/packages/settings"): Op(
+        "A group's generic duplicate settings (Owner).", "policies"
+    ),
+    ("PUT", "/api/v4/groups/{id}/packages/settings"): Op(
+        "Change a group's generic duplicate settings (Owner).", "policies", DUPLICATES
+    ),
+    ("GET", "/api/v4/namespaces/{id}/packages/settings"): Op(
+        "A group's or user namespace's generic duplicate settings (Owner).", "policies"
+    ),
+    ("PUT", "/api/v4/namespaces/{id}/packages/settings"): Op(
+        "Change a namespace's generic duplicate settings (Owner).", "policies", DUPLICATES
+    ),
+    ("GET", "/api/v4/features"): Op("Feature flags and their gates (admin).", "admin"),
+    ("POST", "/api/v4/features/{name}"): Op(
+        "Turn a feature flag on or off, for the instance or one project or group (admin).",
+        "admin",
+        {
+            "value": "true or false.",
+            "project": "Project path or id.",
+            "group": "Group path or id.",
+            "namespace": "Namespace path or id.",
+        },
+        success=201,
+    ),
+    ("DELETE", "/api/v4/features/{name}"): Op(
+        "Reset a feature flag to its default (admin).", "admin", success=204
+    ),
+    ("GET", "/api/v4/application/plan_limits"): Op("Plan limits (admin).", "admin"),
+    ("PUT", "/api/v4/application/plan_limits"): Op(
+        "Change plan limits (admin).",
+        "admin",
+        {"generic_packages_max_file_size": "Bytes; a file this size or larger is refused."},
+    ),
+    ("GET", "/api/v4/audit_events"): Op("The instance audit log (admin).", "audit", AUDIT),
+    ("GET", "/api/v4/audit_events/{audit_event_id}"): Op("One audit event (admin).", "audit"),
+    ("GET", "/api/v4/groups/{id}/audit_events"): Op(
+        "Audit events of a group, its subgroups and projects (Owner).", "audit", AUDIT
+    ),
+    ("GET", "/api/v4/groups/{id}/audit_events/{audit_event_id}"): Op(
+        "One audit event of a group (Owner).", "audit"
+    ),
+    ("GET", "/api/v4/projects/{id}/audit_events"): Op(
+        "Audit events of a project (Maintainer).", "audit", AUDIT
+    ),
+    ("GET", "/api/v4/projects/{id}/audit_events/{audit_event_id}"): Op(
+        "One audit event of a project (Maintainer).", "audit"
     ),
     ("GET", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),
     ("POST", "/api/v3/{rest}"): Op("API v3 is gone: 410.", "meta", success=410),

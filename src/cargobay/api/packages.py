@@ -14,7 +14,13 @@ from starlette.responses import Response
 from cargobay.api import serializers
 from cargobay.api.generic import send_file
 from cargobay.api.pagination import Page, base_url, paginated, parse_page
-from cargobay.api.params import check_values, path_value, principal_of, registry_of
+from cargobay.api.params import (
+    check_values,
+    client_address,
+    path_value,
+    principal_of,
+    registry_of,
+)
 from cargobay.api.responses import json
 from cargobay.domain.models import PackageStatus, PackageType
 from cargobay.errors import bad_params
@@ -259,6 +265,7 @@ async def delete_package(request: Request) -> Response:
         path_value(request, "id"),
         package_id,
         _if_unmodified_since(request),
+        client_address(request),
     )
     return Response(status_code=204)
 
@@ -305,6 +312,7 @@ async def delete_file(request: Request) -> Response:
         package_id,
         file_id,
         _if_unmodified_since(request),
+        client_address(request),
     )
     return Response(status_code=204)
 

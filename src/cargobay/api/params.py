@@ -40,3 +40,8 @@ def check_values(
     if value is None or value in allowed:
         return value, None
     return None, f"{name} does not have a valid value"
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address as the server saw it (for the audit log)."""
+    return request.client.host if request.client else None

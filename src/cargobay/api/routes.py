@@ -10,10 +10,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cargobay.api import admin, generic, health, openapi, packages
+from cargobay.api import admin, audit, features, generic, health, openapi, packages, policies
 from cargobay.api.responses import json
 
 GENERIC_FILE = "{package_name}/{package_version}/{file_path:path}"
+POLICIES = "/api/v4/projects/{id}/packages"
+RULE = f"{POLICIES}/protection/rules/{{package_protection_rule_id}}"
 
 
 async def api_v3_gone(_request: Request) -> Response:
@@ -39,6 +41,35 @@ routes: list[BaseRoute] = [
     # The GitLab 13.5 docs' example path, without /packages/ (spec §0)
     Route(f"/api/v4/projects/{{id}}/generic/{GENERIC_FILE}", generic.upload, methods=["PUT"]),
     Route(f"/api/v4/projects/{{id}}/generic/{GENERIC_FILE}", generic.download, methods=["GET"]),
+    # Registry policies (issue 4, docs/policies.md). Before the Packages API routes:
+    # `/packages/cleanup_policy` would otherwise match `/packages/{package_id}`.
+    Route(f"{POLICIES}/cleanup_policy", policies.get_cleanup_policy, methods=["GET"]),
+    Route(f"{POLICIES}/cleanup_policy", policies.put_cleanup_policy, methods=["PUT"]),
+    Route(f"{POLICIES}/cleanup_policy/preview", policies.preview_cleanup, methods=["GET"]),
+    Route(f"{POLICIES}/cleanup_policy/run", policies.run_cleanup, methods=["POST"]),
+    Route(f"{POLICIES}/protection/rules", policies.list_rules, methods=["GET"]),
+    Route(f"{POLICIES}/protection/rules", policies.create_rule, methods=["POST"]),
+    Route(RULE, policies.update_rule, methods=["PATCH"]),
+    Route(RULE, policies.delete_rule, methods=["DELETE"]),
+    Route("/api/v4/groups/{id}/packages/settings", policies.get_group_settings, methods=["GET"]),
+    Route("/api/v4/groups/{id}/packages/settings", policies.put_group_settings, methods=["PUT"]),
+    Route("/api/v4/namespaces/{id}/packages/settings", policies.get_namespace_settings),
+    Route(
+        "/api/v4/namespaces/{id}/packages/settings",
+        policies.put_namespace_settings,
+        methods=["PUT"],
+    ),
+    Route("/api/v4/features", features.list_features, methods=["GET"]),
+    Route("/api/v4/features/{name}", features.set_feature, methods=["POST"]),
+    Route("/api/v4/features/{name}", features.delete_feature, methods=["DELETE"]),
+    Route("/api/v4/application/plan_limits", features.get_plan_limits, methods=["GET"]),
+    Route("/api/v4/application/plan_limits", features.put_plan_limits, methods=["PUT"]),
+    Route("/api/v4/audit_events", audit.instance_events, methods=["GET"]),
+    Route("/api/v4/audit_events/{audit_event_id}", audit.instance_event, methods=["GET"]),
+    Route("/api/v4/groups/{id}/audit_events", audit.group_events, methods=["GET"]),
+    Route("/api/v4/groups/{id}/audit_events/{audit_event_id}", audit.group_event),
+    Route("/api/v4/projects/{id}/audit_events", audit.project_events, methods=["GET"]),
+    Route("/api/v4/projects/{id}/audit_events/{audit_event_id}", audit.project_event),
     # spec §1 P1-P4, F1-F3, GR1
     Route("/api/v4/projects/{id}/packages", packages.list_project_packages),
     Route("/api/v4/projects/{id}/packages/{package_id}", packages.get_package),

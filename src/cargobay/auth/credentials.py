@@ -10,7 +10,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    private_token: str | None = None  # PRIVATE-TOKEN header or ?private_token=
+    # PRIVATE-TOKEN header, ?private_token=, or PROJECT-TOKEN: GitLab reads no such header,
+    # but its docs (17.x) show `curl --header "PROJECT-TOKEN: <project_access_token>"`.
+    private_token: str | None = None
     job_token: str | None = None  # JOB-TOKEN header, ?job_token= or ?token=
     deploy_token: str | None = None  # DEPLOY-TOKEN header
     bearer: str | None = None  # Authorization: Bearer
@@ -44,7 +46,12 @@ def read_credentials(headers: Mapping[str, str], query: Mapping[str, str]) -> Cr
         if sep and password:
             basic_user, basic_password = user, password
     return Credentials(
-        private_token=headers.get("private-token") or query.get("private_token") or None,
+        private_token=(
+            headers.get("private-token")
+            or query.get("private_token")
+            or headers.get("project-token")
+            or None
+        ),
         job_token=(
             headers.get("job-token") or query.get("job_token") or query.get("token") or None
         ),

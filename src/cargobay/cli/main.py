@@ -12,10 +12,12 @@ from typing import Any, TypeVar
 
 import click
 
+from cargobay.cli import maintenance, migrate
 from cargobay.domain.models import AccessLevel, RegistryAccess, Visibility
 from cargobay.errors import CargobayError
 from cargobay.services import admin
 from cargobay.services.registry import Registry, open_registry
+from cargobay.serving import exec_server
 from cargobay.settings import Settings
 from cargobay.storage.db.migrate import upgrade
 
@@ -70,9 +72,6 @@ def main() -> None:
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: str | None) -> None:
     """Run the server. The first start on an empty data directory creates the database,
     an administrator and its token, and prints a curl command to try."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
     settings = _settings(host=host, port=port, workers=workers, data_dir=data_dir)
     upgrade(settings.resolved_database_url())
     token = asyncio.run(_bootstrap(settings))
@@ -86,17 +85,11 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
             "\nPublish a file (after `cargobay admin create-project root demo`):\n\n"
             f'    curl --header "PRIVATE-TOKEN: {token}" --upload-file README.md '
             f'"{base}/api/v4/projects/root%2Fdemo/packages/generic/demo/1.0.0/README.md"\n'
+            f"\nBrowse it at {base}/ : sign in with the token, or give root a password with"
+            "\n`cargobay admin set-password root`.\n"
         )
     sys.stdout.flush()
-    Granian(
-        "cargobay.app:factory",
-        factory=True,
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.ASGI,
-        workers=settings.workers,
-        log_access=False,
-    ).serve()
+    exec_server(settings.host, settings.port, settings.workers)  # cargobay/serving.py
 
 
 async def _bootstrap(settings: Settings) -> str | None:
@@ -349,3 +342,31 @@ def start_job(
 def finish_job(job_id: int, status: str) -> None:
     """Finish a CI job; its token stops working."""
     _run(lambda r: admin.finish_job(r, job_id, status))
+
+
+@admin_group.command("set-password")
+@click.argument("user")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input instead of prompting.",
+)
+def set_password(user: str, password_stdin: bool) -> None:
+    """Set USER's password for signing in to the web interface (stored as an Argon2id
+    hash). Sessions signed in with the old password end."""
+    from cargobay.services import sign_in
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _run(lambda r: sign_in.set_password(r, user, password))
+    click.echo(f"password set for {user}")
+
+
+# Registry maintenance (cleanup policies, garbage collection, audit log): cli/maintenance.py
+for _command in maintenance.COMMANDS:
+    main.add_command(_command)
+
+# Moving an embedded install to PostgreSQL and S3: cli/migrate.py
+main.add_command(migrate.migrate_group)

@@ -24,7 +24,9 @@ def compile_exception_regex(pattern: str) -> re2._Regexp:
     try:
         return re2.compile(pattern, _OPTIONS)
     except re2.error as exc:
-        raise InvalidRegex(str(exc)) from exc
+        reason = exc.args[0] if exc.args else exc  # the binding hands RE2's text as bytes
+        text = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+        raise InvalidRegex(text) from exc
 
 
 def duplicate_allowed(allowed: bool, exception_regex: str, name: str, version: str) -> bool:

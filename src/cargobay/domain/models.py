@@ -127,6 +127,9 @@ class PackageFile:
     created_at: datetime
     updated_at: datetime
     pipeline_id: int | None = None
+    # Where the blob store keeps the bytes, when it cannot derive that from the sha256
+    # (set by the queries that resolve a download).
+    blob_key: str | None = None
 
 
 def utcnow() -> datetime:

@@ -16,6 +16,7 @@ from cargobay.domain.names import is_valid_path
 from cargobay.errors import bad_request, not_found
 from cargobay.services.registry import Registry
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import lock_exclusively
 from cargobay.storage.db.tables import (
     ci_jobs,
     ci_pipelines,
@@ -470,6 +471,8 @@ async def bootstrap(registry: Registry, username: str = "root") -> str | None:
     """Create the first administrator and an ``api`` token, if there is no admin yet.
     Returns the new token, or None when an administrator already exists."""
     async with registry.db.write() as conn:
+        # Nodes of a scale-out install may all start at once on an empty database.
+        await lock_exclusively(conn, "bootstrap")
         if await repo.count_admins(conn):
             return None
         user = await create_user_in(conn, username, name="Administrator", is_admin=True)

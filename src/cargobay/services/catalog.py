@@ -22,7 +22,9 @@ from cargobay.domain.models import (
 )
 from cargobay.domain.permissions import Abilities
 from cargobay.errors import NotFound, PreconditionFailed, forbidden, message, not_found
+from cargobay.services import audit
 from cargobay.services.access import ProjectAccess, abilities_for, group_visible
+from cargobay.services.protection import check_delete_protection
 from cargobay.services.registry import Registry
 from cargobay.storage.db import listing
 from cargobay.storage.db import repository as repo
@@ -218,6 +220,7 @@ async def delete_package(
     ref: str,
     package_id: int,
     if_unmodified_since: datetime | None = None,
+    ip_address: str | None = None,
 ) -> None:
     """Mark the package and its files pending destruction: at once gone from lists,
     downloads and duplicate checks; the garbage collector removes them later."""
@@ -225,6 +228,7 @@ async def delete_package(
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.destroy_package)
         package = await _displayable_package(conn, access.project.id, package_id)
+        await check_delete_protection(conn, principal, access, package.name)
         _check_unmodified_since(package.updated_at, if_unmodified_since)
         now = utcnow()
         await repo.set_package_status(conn, package.id, PackageStatus.pending_destruction, now)
@@ -232,6 +236,18 @@ async def delete_package(
             update(package_files)
             .where(package_files.c.package_id == package.id)
             .values(status=FileStatus.pending_destruction, updated_at=now)
+        )
+        await audit.record(
+            conn,
+            audit.Actor(principal, ip_address),
+            audit.project_entity(access.project),
+            "package_deleted",
+            f"Deleted package {package.name} {package.version}",
+            target_type="Packages::Package",
+            target_id=package.id,
+            target_details=f"{package.name}/{package.version}",
+            details={"package_name": package.name, "package_version": package.version},
+            now=now,
         )
 
 
@@ -270,7 +286,7 @@ async def list_files(
 async def _live_file(conn: AsyncConnection, package: Package, file_id: int) -> PackageFile:
     row = (
         await conn.execute(
-            package_files.select().where(
+            repo.select_files_with_blob_key().where(
                 package_files.c.id == file_id,
                 package_files.c.package_id == package.id,
                 package_files.c.status == FileStatus.default,
@@ -289,17 +305,32 @@ async def delete_file(
     package_id: int,
     file_id: int,
     if_unmodified_since: datetime | None = None,
+    ip_address: str | None = None,
 ) -> None:
     async with registry.db.write() as conn:
         access = await api_project(conn, registry, principal, ref)
         package = await _displayable_package(conn, access.project.id, package_id)
         _require(access.can.destroy_package)
         file = await _live_file(conn, package, file_id)
+        await check_delete_protection(conn, principal, access, package.name)
         _check_unmodified_since(file.updated_at, if_unmodified_since)
+        now = utcnow()
         await conn.execute(
             update(package_files)
             .where(package_files.c.id == file.id)
-            .values(status=FileStatus.pending_destruction, updated_at=utcnow())
+            .values(status=FileStatus.pending_destruction, updated_at=now)
+        )
+        await audit.record(
+            conn,
+            audit.Actor(principal, ip_address),
+            audit.project_entity(access.project),
+            "package_file_deleted",
+            f"Deleted {file.file_name} from package {package.name} {package.version}",
+            target_type="Packages::PackageFile",
+            target_id=file.id,
+            target_details=f"{package.name}/{package.version}/{file.file_name}",
+            details={"package_id": package.id, "file_name": file.file_name},
+            now=now,
         )
 
 

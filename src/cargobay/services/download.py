@@ -10,6 +10,7 @@ from cargobay.domain.models import Package, PackageFile, utcnow
 from cargobay.domain.names import FileCoordinates
 from cargobay.errors import not_found
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
+from cargobay.services.protection import check_generic_enabled
 from cargobay.services.registry import Registry
 from cargobay.storage.db import repository as repo
 
@@ -38,6 +39,7 @@ async def resolve_download(
         access = await project_access(conn, principal, project_ref, registry.settings)
         if access is None:
             raise generic_project_denied(principal)
+        await check_generic_enabled(conn, access.project)  # the generic_packages flag
         if not access.can.read_package:
             raise generic_forbidden(principal)
         package = await repo.find_package(

@@ -14,12 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.duplicates import duplicate_allowed
-from cargobay.domain.models import PackageFile, PackageStatus, utcnow
+from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
 from cargobay.domain.names import FileCoordinates
-from cargobay.errors import bad_request
+from cargobay.errors import CargobayError, bad_request
+from cargobay.services import audit
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
+from cargobay.services.protection import (
+    generic_disabled,
+    generic_on,
+    package_protected,
+    role_for_rules,
+)
 from cargobay.services.registry import Registry
+from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
+from cargobay.storage.db import policies
 from cargobay.storage.db import repository as repo
 
 DUPLICATE = "Duplicate package is not allowed"
@@ -41,25 +50,66 @@ async def publish_file(
     *,
     status: PackageStatus | None,
     content_length: int | None,
+    ip_address: str | None = None,
 ) -> Published:
-    limit = registry.settings.max_file_size
     async with registry.db.read() as conn:
         access = await project_access(conn, principal, project_ref, registry.settings)
         if access is None:
             raise generic_project_denied(principal)
+        # The size limit, the generic_packages flag and push protection in one statement.
+        rule_level = role_for_rules(principal, access.can)
+        policy = await policies.upload_policy(conn, access.project, where.package_name, rule_level)
+        if not generic_on(policy.generic_enabled):
+            raise generic_disabled()
         if not access.can.create_package:
             raise generic_forbidden(principal)
+        limit = policy.max_file_size
+        if limit is None:
+            limit = registry.settings.max_file_size
         if limit and content_length is not None and content_length >= limit:
             raise too_large()
+        if policy.push_protected:
+            raise package_protected()
         project = access.project
         await _check_duplicate(conn, project.id, project.namespace_id, where)
 
     blob = await registry.blobs.put(body, limit=limit)
+    try:
+        published, kept_key = await _record(
+            registry,
+            principal,
+            project,
+            where,
+            blob,
+            status,
+            rule_level=rule_level,
+            ip_address=ip_address,
+        )
+    except CargobayError:
+        # Refused after the body arrived (another upload won the duplicate race): the
+        # transaction rolled back, so no row will ever point at this copy.
+        await registry.blobs.discard(blob)
+        raise
+    if kept_key != blob.key:
+        await registry.blobs.discard(blob)  # the same content was stored before
+    return published
 
+
+async def _record(
+    registry: Registry,
+    principal: Principal,
+    project: Project,
+    where: FileCoordinates,
+    blob: StoredBlob,
+    status: PackageStatus | None,
+    *,
+    rule_level: int,
+    ip_address: str | None,
+) -> tuple[Published, str | None]:
     now = utcnow()
     pipeline_id = principal.job.pipeline_id if principal.job else None
     async with registry.db.write() as conn:
-        await repo.record_blob(conn, blob, now)
+        kept_key = await repo.record_blob(conn, blob, now)
         package, created = await repo.get_or_create_package(
             conn,
             project_id=project.id,
@@ -71,6 +121,10 @@ async def publish_file(
         )
         # Checked again under the write lock: another upload may have won meanwhile.
         await _check_duplicate(conn, project.id, project.namespace_id, where)
+        if await policies.is_protected(
+            conn, project.id, where.package_name, action="push", level=rule_level
+        ):
+            raise package_protected()  # a rule created while the body streamed in
         if status is not None and status != package.status and not created:
             await repo.set_package_status(conn, package.id, status, now)
         if pipeline_id is not None:
@@ -83,7 +137,26 @@ async def publish_file(
             pipeline_id=pipeline_id,
             now=now,
         )
-    return Published(file, project.id, created)
+        await audit.record(
+            conn,
+            audit.Actor(principal, ip_address),
+            audit.project_entity(project),
+            "package_published",
+            f"Published {where.stored_name} to {where.package_name} {where.package_version}",
+            target_type="Packages::PackageFile",
+            target_id=file.id,
+            target_details=f"{where.package_name}/{where.package_version}/{where.stored_name}",
+            details={
+                "package_id": package.id,
+                "package_name": where.package_name,
+                "package_version": where.package_version,
+                "file_name": where.stored_name,
+                "size": file.size,
+                "file_sha256": file.file_sha256,
+            },
+            now=now,
+        )
+    return Published(file, project.id, created), kept_key
 
 
 async def _check_duplicate(

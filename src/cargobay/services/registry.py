@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobStore
 from cargobay.storage.blobs.local import LocalBlobStore
 from cargobay.storage.db.database import Database
+
+if TYPE_CHECKING:
+    from cargobay.storage.blobs.s3 import S3BlobStore
 
 
 @dataclass(slots=True)
@@ -17,10 +21,45 @@ class Registry:
     blobs: BlobStore
 
     async def close(self) -> None:
-        await self.db.dispose()
+        try:
+            await self.blobs.close()
+        finally:
+            await self.db.dispose()
+
+
+def open_blob_store(settings: Settings) -> BlobStore:
+    """The store CARGOBAY_BLOB_STORE names, configured from the settings."""
+    if settings.blob_store == "s3":
+        return open_s3_store(settings)
+    return open_local_store(settings)
+
+
+def open_local_store(settings: Settings) -> LocalBlobStore:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return LocalBlobStore(settings.data_dir / "blobs", chunk_size=settings.upload_chunk_size)
+
+
+def open_s3_store(settings: Settings) -> S3BlobStore:
+    """The bucket the s3_* settings name (also while blob_store is still "local":
+    `cargobay migrate blobs` copies into it)."""
+    from cargobay.storage.blobs.s3 import S3BlobStore  # boto3 loads only when used
+
+    return S3BlobStore(
+        bucket=settings.s3_bucket,
+        prefix=settings.s3_prefix,
+        endpoint=settings.s3_endpoint,
+        region=settings.s3_region,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=settings.s3_secret_access_key.get_secret_value(),
+        path_style=settings.s3_path_style,
+        part_size=settings.s3_part_size,
+        chunk_size=settings.upload_chunk_size,
+        redirect_downloads=settings.s3_download == "redirect",
+        url_expiry=settings.s3_url_expiry,
+    )
 
 
 def open_registry(settings: Settings) -> Registry:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    blobs = LocalBlobStore(settings.data_dir / "blobs", chunk_size=settings.upload_chunk_size)
-    return Registry(settings, Database(settings.resolved_database_url()), blobs)
+    database = Database(settings.resolved_database_url(), pool_size=settings.database_pool_size)
+    return Registry(settings, database, open_blob_store(settings))

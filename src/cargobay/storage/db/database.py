@@ -8,12 +8,13 @@ queue on the busy timeout instead.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -61,6 +62,24 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for a named PostgreSQL advisory lock."""
+    return int.from_bytes(hashlib.sha256(f"cargobay:{name}".encode()).digest()[:8], signed=True)
+
+
+async def lock_exclusively(conn: AsyncConnection, name: str, *, wait: bool = True) -> bool:
+    """Take the transaction-scoped lock ``name``, for work that must not run twice at
+    once across processes and machines (first-start bootstrap, migrations, scheduled
+    work). PostgreSQL: an advisory lock released at commit or rollback; ``wait=False``
+    returns False at once when another transaction holds it. SQLite: write transactions
+    (``Database.write``) are already exclusive, so this is a no-op that returns True."""
+    if conn.dialect.name != "postgresql":
+        return True
+    function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+    result = await conn.execute(text(f"SELECT {function}(:key)"), {"key": advisory_key(name)})
+    return wait or bool(result.scalar())
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

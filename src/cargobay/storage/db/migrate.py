@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
 
-from cargobay.storage.db.database import Database
+from cargobay.storage.db.database import Database, lock_exclusively
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -26,6 +26,9 @@ async def upgrade_async(database: Database, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
     async with database.engine.begin() as conn:
+        # Several nodes starting at once on one PostgreSQL migrate one after the other
+        # (the later ones find nothing to do); DDL is transactional there.
+        await lock_exclusively(conn, "migrations")
         await conn.run_sync(run)
 
 

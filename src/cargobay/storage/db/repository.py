@@ -96,6 +96,14 @@ def to_file(row: Row[Any]) -> PackageFile:
         created_at=m["created_at"],
         updated_at=m["updated_at"],
         pipeline_id=m["pipeline_id"],
+        blob_key=m.get("storage_key"),
+    )
+
+
+def select_files_with_blob_key() -> Any:
+    """Package files with their blob's storage key, for queries that resolve a download."""
+    return select(package_files, blobs.c.storage_key).join(
+        blobs, blobs.c.sha256 == package_files.c.file_sha256
     )
 
 
@@ -242,22 +250,27 @@ async def find_package(
     name: str,
     version: str,
     statuses: Sequence[PackageStatus] = INSTALLABLE,
+    *,
+    for_update: bool = False,
 ) -> Package | None:
-    """The newest package with this exact name and version (names are case-sensitive)."""
-    row = (
-        await conn.execute(
-            select(packages)
-            .where(
-                packages.c.project_id == project_id,
-                packages.c.package_type == PackageType.generic,
-                packages.c.name == name,
-                packages.c.version == version,
-                packages.c.status.in_([int(s) for s in statuses]),
-            )
-            .order_by(packages.c.id.desc())
-            .limit(1)
+    """The newest package with this exact name and version (names are case-sensitive).
+    ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite's write
+    transactions are serialised already)."""
+    query = (
+        select(packages)
+        .where(
+            packages.c.project_id == project_id,
+            packages.c.package_type == PackageType.generic,
+            packages.c.name == name,
+            packages.c.version == version,
+            packages.c.status.in_([int(s) for s in statuses]),
         )
-    ).first()
+        .order_by(packages.c.id.desc())
+        .limit(1)
+    )
+    if for_update:
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
     return to_package(row) if row else None
 
 
@@ -268,7 +281,7 @@ async def find_live_file(
     last one wins (spec §3 step 7)."""
     row = (
         await conn.execute(
-            select(package_files)
+            select_files_with_blob_key()
             .where(
                 package_files.c.package_id == package_id,
                 package_files.c.file_name == stored_name,
@@ -308,8 +321,11 @@ async def get_or_create_package(
     creator_id: int | None,
     now: datetime,
 ) -> tuple[Package, bool]:
-    """Find the live generic package or create it. Parallel first uploads race on the
-    partial unique index; the loser's insert does nothing and it reads the winner's row."""
+    """Find the live generic package or create it, and lock its row for the rest of the
+    transaction. Parallel first uploads race on the partial unique index: the loser's
+    insert waits for the winner's commit (PostgreSQL) or its turn (SQLite), does nothing
+    and reads the winner's row. The lock makes concurrent uploads into one package take
+    turns, so the duplicate check that follows sees every file committed before it."""
     statement = (
         _insert_ignoring_conflicts(conn, packages)
         .values(
@@ -323,10 +339,11 @@ async def get_or_create_package(
             updated_at=now,
         )
         .on_conflict_do_nothing()
+        .returning(packages.c.id)
     )
-    created = (await conn.execute(statement)).rowcount == 1
+    created = (await conn.execute(statement)).first() is not None
     live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
-    package = await find_package(conn, project_id, name, version, live)
+    package = await find_package(conn, project_id, name, version, live, for_update=True)
     assert package is not None
     return package, created
 
@@ -352,13 +369,37 @@ async def has_live_file_named(conn: AsyncConnection, package_id: int, stored_nam
     return row.first() is not None
 
 
-async def record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> None:
+async def record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> str | None:
+    """Record a stored blob unless its content is known already; return the storage key
+    the row holds. A key other than ``blob.key`` means this copy is redundant."""
     statement = (
         _insert_ignoring_conflicts(conn, blobs)
-        .values(sha256=blob.sha256, size=blob.size, md5=blob.md5, sha1=blob.sha1, created_at=now)
+        .values(
+            sha256=blob.sha256,
+            size=blob.size,
+            md5=blob.md5,
+            sha1=blob.sha1,
+            created_at=now,
+            storage_key=blob.key,
+        )
         .on_conflict_do_nothing()
+        .returning(blobs.c.storage_key)
     )
-    await conn.execute(statement)
+    for _ in range(3):
+        if (await conn.execute(statement)).first() is not None:
+            return blob.key
+        # Known content: keep the row from the garbage collector until this transaction
+        # references it (PostgreSQL; SQLite's write transactions exclude the collector).
+        # If the collector deleted it in between, insert it afresh.
+        kept = await conn.execute(
+            select(blobs.c.storage_key)
+            .where(blobs.c.sha256 == blob.sha256)
+            .with_for_update(key_share=True)
+        )
+        row = kept.first()
+        if row is not None:
+            return row[0]  # type: ignore[no-any-return]
+    raise RuntimeError(f"blob {blob.sha256} kept vanishing while being recorded")
 
 
 async def insert_file(

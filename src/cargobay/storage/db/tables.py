@@ -235,6 +235,9 @@ blobs = Table(
     Column("md5", String(32), nullable=False),
     Column("sha1", String(40), nullable=False),
     Column("created_at", DateTime, nullable=False),
+    # Where the store put the bytes, when it cannot name them by sha256 (S3 objects get a
+    # unique key at upload start); NULL: the location derives from the sha256.
+    Column("storage_key", String(1024), nullable=True),
 )
 
 package_files = Table(
@@ -252,4 +255,115 @@ package_files = Table(
     *_timestamps(),
     Index("ix_package_files_lookup", "package_id", "file_name", "status"),
     **AUTOINCREMENT,
+)
+
+# ---------------------------------------------------------------- registry policies
+# (issue 4: cleanup, protection, feature flags, plan limits, scheduling, audit; 0010)
+
+# GitLab's packages_cleanup_policies (spec §9) plus Cargobay's retention rules. A row with
+# an active rule has a next_run_at; the scheduler claims it with a conditional UPDATE.
+packages_cleanup_policies = Table(
+    "packages_cleanup_policies",
+    metadata,
+    Column("project_id", Integer, ForeignKey("projects.id"), primary_key=True),
+    Column("keep_n_duplicated_package_files", String(8), nullable=False, server_default="all"),
+    Column("keep_n_latest_versions", Integer, nullable=True),
+    Column("remove_older_than_days", Integer, nullable=True),
+    Column("remove_not_downloaded_days", Integer, nullable=True),
+    Column("keep_pattern", String(255), nullable=False, server_default=""),
+    Column("next_run_at", DateTime, nullable=True),
+    Column("last_run_at", DateTime, nullable=True),
+    *_timestamps(),
+    Index("ix_packages_cleanup_policies_next_run_at", "next_run_at"),
+)
+
+package_protection_rules = Table(
+    "package_protection_rules",
+    metadata,
+    _id(),
+    Column("project_id", Integer, ForeignKey("projects.id"), nullable=False),
+    Column("package_name_pattern", String(255), nullable=False),
+    Column("package_type", SmallInteger, nullable=False),
+    Column("minimum_access_level_for_push", SmallInteger, nullable=True),
+    Column("minimum_access_level_for_delete", SmallInteger, nullable=True),
+    *_timestamps(),
+    UniqueConstraint(
+        "project_id", "package_type", "package_name_pattern", name="uq_package_protection_rules"
+    ),
+    **AUTOINCREMENT,
+)
+
+# Feature flag gates: scope "instance" (scope_id 0), "project" or "namespace". The most
+# specific gate wins: project, then the nearest namespace, then the instance.
+feature_gates = Table(
+    "feature_gates",
+    metadata,
+    _id(),
+    Column("feature", String(64), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("scope_id", Integer, nullable=False, server_default="0"),
+    Column("enabled", Boolean, nullable=False),
+    *_timestamps(),
+    UniqueConstraint("feature", "scope", "scope_id"),
+    **AUTOINCREMENT,
+)
+
+# GitLab's plan_limits; NULL means "the setting's default" (CARGOBAY_MAX_FILE_SIZE).
+plan_limits = Table(
+    "plan_limits",
+    metadata,
+    Column("plan_name", String(32), primary_key=True),
+    Column("generic_packages_max_file_size", BigInteger, nullable=True),
+    Column("updated_at", DateTime, nullable=False),
+)
+
+# Instance-wide scheduled work (the garbage collector): claimed by a conditional UPDATE
+# of next_run_at, so one server process runs each due task however many are up.
+scheduled_tasks = Table(
+    "scheduled_tasks",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("next_run_at", DateTime, nullable=False),
+    Column("last_started_at", DateTime, nullable=True),
+    Column("last_finished_at", DateTime, nullable=True),
+    Column("last_result", Text, nullable=False, server_default=""),
+)
+
+# Who did what, when, with which token kind, from where. No foreign keys: events outlive
+# the users, projects and tokens they name.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    _id(),
+    Column("created_at", DateTime, nullable=False),
+    Column("author_id", Integer, nullable=True),
+    Column("author_name", String(255), nullable=False),
+    Column("entity_type", String(64), nullable=False),
+    Column("entity_id", Integer, nullable=False),
+    Column("entity_path", String(1024), nullable=False),
+    Column("event_name", String(64), nullable=False),
+    Column("target_type", String(64), nullable=True),
+    Column("target_id", String(255), nullable=True),
+    Column("target_details", String(1024), nullable=True),
+    Column("token_kind", String(32), nullable=False),
+    Column("ip_address", String(64), nullable=True),
+    Column("details", Text, nullable=False, server_default="{}"),
+    Index("ix_audit_events_entity", "entity_type", "entity_id", "id"),
+    Index("ix_audit_events_entity_path", "entity_path"),
+    Index("ix_audit_events_created_at", "created_at"),
+    **AUTOINCREMENT,
+)
+
+# The garbage collector purges rows pending destruction: these find them without a scan.
+Index(
+    "ix_package_files_pending_destruction",
+    package_files.c.status,
+    sqlite_where=text("status = 1"),
+    postgresql_where=text("status = 1"),
+)
+Index(
+    "ix_packages_pending_destruction",
+    packages.c.status,
+    sqlite_where=text("status = 4"),
+    postgresql_where=text("status = 4"),
 )

@@ -1,0 +1,123 @@
+"""What the web interface shows around the package lists: a group with its subgroups and
+projects, a project with the caller's abilities, package counts. Visibility follows the
+same rules as the management API (services/namespaces.py) and the Packages API
+(services/catalog.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cargobay.auth.principal import Principal
+from cargobay.domain.models import Package
+from cargobay.errors import forbidden, not_found
+from cargobay.services import namespaces
+from cargobay.services.access import ProjectAccess
+from cargobay.services.catalog import api_project
+from cargobay.services.namespaces import GroupView, ProjectView
+from cargobay.services.registry import Registry
+from cargobay.storage.db import accounts as sql
+from cargobay.storage.db import listing, web_queries
+from cargobay.storage.db import repository as repo
+
+
+@dataclass(frozen=True, slots=True)
+class GroupOverview:
+    group: GroupView
+    level: int  # the caller's role in the group (Owner for administrators)
+    subgroups: list[GroupView]
+    projects: list[ProjectView]
+    package_counts: dict[int, int]
+
+
+async def group_overview(registry: Registry, principal: Principal, ref: str) -> GroupOverview:
+    """A group the caller may see, its visible direct subgroups and projects; 404
+    ``Group Not Found`` otherwise."""
+    async with registry.db.read() as conn:
+        viewer = await namespaces.viewer_of(conn, principal)
+        group = await namespaces.find_group(conn, viewer, ref)
+        subgroup_rows = (
+            await conn.execute(
+                sql.groups_query(
+                    sql.group_scope(
+                        everything=viewer.admin,
+                        min_visibility=viewer.min_visibility,
+                        exact_paths=viewer.reach.group_paths(),
+                        tree_paths=viewer.reach.namespaces,
+                    ),
+                    parent_id=group.id,
+                )
+            )
+        ).all()
+        project_rows = (
+            await conn.execute(
+                sql.projects_query(
+                    sql.project_scope(
+                        everything=viewer.admin,
+                        min_visibility=viewer.min_visibility,
+                        namespace_paths=viewer.reach.namespaces,
+                        project_ids=viewer.reach.projects,
+                    ),
+                    namespace_id=group.id,
+                    order_by="name",
+                    descending=False,
+                )
+            )
+        ).all()
+        counts = await web_queries.package_counts(conn, [p.id for p in project_rows])
+        return GroupOverview(
+            group=(await namespaces.group_views(conn, [group]))[0],
+            level=viewer.group_level(group),
+            subgroups=await namespaces.group_views(conn, list(subgroup_rows)),
+            projects=await namespaces.project_views(conn, list(project_rows)),
+            package_counts=counts,
+        )
+
+
+async def project(registry: Registry, principal: Principal, ref: str) -> ProjectAccess:
+    """The project and what the caller may do in its package registry; 404 ``Project
+    Not Found`` when it does not exist or the caller may not see it."""
+    async with registry.db.read() as conn:
+        return await api_project(conn, registry, principal, ref)
+
+
+@dataclass(frozen=True, slots=True)
+class PackageOverview:
+    access: ProjectAccess
+    package: Package
+    pipeline: Any  # the newest pipeline that built it, or None
+    versions: list[Any]  # the newest other versions, at most the limit asked for
+    versions_total: int
+
+
+async def package_overview(
+    registry: Registry, principal: Principal, ref: str, package_id: int, *, versions: int
+) -> PackageOverview:
+    """A package with a page of its own (as the Packages API's get, which 404s hidden,
+    failed and deleted packages), with its newest ``versions`` other versions: unlike
+    the API's entity, not all of them, which a nightly build may count by thousands."""
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        if not access.can.read_package:
+            raise forbidden()
+        package = await web_queries.detailed_package(conn, access.project.id, package_id)
+        if package is None:
+            raise not_found("Package not found")
+        pipelines = await listing.last_pipelines(conn, [package.id])
+        rows, total = await web_queries.recent_versions(conn, package, versions)
+        return PackageOverview(access, package, pipelines.get(package.id), rows, total)
+
+
+async def package_counts(registry: Registry, project_ids: Sequence[int]) -> dict[int, int]:
+    async with registry.db.read() as conn:
+        return await web_queries.package_counts(conn, project_ids)
+
+
+async def group_visible(registry: Registry, principal: Principal, path: str) -> bool:
+    """Whether ``path`` names a group the caller may see (where a bare ``/<path>`` URL
+    should lead)."""
+    async with registry.db.read() as conn:
+        viewer = await namespaces.viewer_of(conn, principal)
+        row = await repo.find_namespace(conn, path) if not path.isdigit() else None
+        return row is not None and row.kind == "group" and viewer.sees_group(row)

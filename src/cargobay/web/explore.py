@@ -1,0 +1,126 @@
+"""Explore: the projects and groups a visitor may see; a group's overview; where a bare
+``/<path>`` leads."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from cargobay.errors import NotFound, bad_params, not_found
+from cargobay.services import browse, namespaces
+from cargobay.web.page import redirect, registry_of, render, visitor
+
+PER_PAGE = 20
+
+
+def _page(request: Request) -> int:
+    raw = request.query_params.get("page", "1") or "1"
+    if not raw.isdigit() or int(raw) < 1:
+        raise bad_params("page must be a whole number of at least 1")
+    return int(raw)
+
+
+async def home(request: Request) -> Response:
+    return redirect("/explore")
+
+
+async def to_admin_users(request: Request) -> Response:
+    return redirect("/admin/users")
+
+
+async def projects(request: Request) -> Response:
+    who = await visitor(request)
+    registry = registry_of(request)
+    search = request.query_params.get("search", "").strip()
+    mine = request.query_params.get("scope") == "mine" and who.signed_in
+    page = _page(request)
+    listing, views = await namespaces.list_projects(
+        registry,
+        who.principal,
+        owned=False,
+        membership=mine,
+        search=search or None,
+        visibility=None,
+        order_by="full_path",
+        descending=False,
+        offset=(page - 1) * PER_PAGE,
+        limit=PER_PAGE,
+    )
+    counts = await browse.package_counts(registry, [v.row.id for v in views])
+    return render(
+        request,
+        "explore.html",
+        tab="mine" if mine else "projects",
+        search=search,
+        projects=views,
+        groups=[],
+        counts=counts,
+        page=page,
+        total=listing.total,
+        last_page=max(1, -(-listing.total // PER_PAGE)),
+    )
+
+
+async def groups(request: Request) -> Response:
+    who = await visitor(request)
+    search = request.query_params.get("search", "").strip()
+    page = _page(request)
+    listing, views = await namespaces.list_groups(
+        registry_of(request),
+        who.principal,
+        all_available=True,
+        owned=False,
+        search=search or None,
+        top_level_only=False,
+        visibility=None,
+        order_by="full_path",
+        descending=False,
+        offset=(page - 1) * PER_PAGE,
+        limit=PER_PAGE,
+    )
+    return render(
+        request,
+        "explore.html",
+        tab="groups",
+        search=search,
+        projects=[],
+        groups=views,
+        counts={},
+        page=page,
+        total=listing.total,
+        last_page=max(1, -(-listing.total // PER_PAGE)),
+    )
+
+
+async def group_page(request: Request) -> Response:
+    who = await visitor(request)
+    overview = await browse.group_overview(
+        registry_of(request), who.principal, request.path_params["group"]
+    )
+    return render(
+        request,
+        "group.html",
+        group=overview.group,
+        level=overview.level,
+        tab="overview",
+        group_settings=True,
+        subgroups=overview.subgroups,
+        projects=overview.projects,
+        counts=overview.package_counts,
+    )
+
+
+async def namespace_or_project(request: Request) -> Response:
+    """``/<full path>``: a project's package registry or a group's page."""
+    who = await visitor(request)
+    registry = registry_of(request)
+    path = request.path_params["path"].strip("/")
+    if not path:
+        return redirect("/explore")
+    try:
+        access = await browse.project(registry, who.principal, path)
+    except NotFound:
+        if await browse.group_visible(registry, who.principal, path):
+            return redirect(f"/groups/{path}")
+        raise not_found("There is no project or group at this address") from None
+    return redirect(f"/{access.project.full_path}/-/packages")

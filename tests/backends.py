@@ -237,6 +237,7 @@ class SeaweedS3:
     root: Path
     proc: subprocess.Popen[bytes] | None = None
     s3_port: int = 0
+    ports: list[int] = field(default_factory=list)
     _counter: Iterator[int] = field(default_factory=itertools.count)
 
     @classmethod
@@ -265,6 +266,7 @@ class SeaweedS3:
 
     def _start(self) -> None:
         ports = self._pick_ports()
+        self.ports = sorted({*ports.values(), *(p + GRPC_OFFSET for p in ports.values())})
         self.s3_port = ports["s3"]
         log = (self.root / "weed.log").open("wb")
         self.proc = subprocess.Popen(
@@ -365,3 +367,7 @@ class SeaweedS3:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait()
         shutil.rmtree(self.root, ignore_errors=True)
+        # Its gRPC sockets go to /tmp whatever the options say, named by port.
+        for port in self.ports:
+            for leftover in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{port}.sock"):
+                leftover.unlink(missing_ok=True)

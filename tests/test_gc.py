@@ -10,7 +10,6 @@ import os
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -31,6 +30,7 @@ from cargobay.storage.blobs.base import BlobLocation, StoredBlob
 from cargobay.storage.blobs.local import LocalBlobStore
 from cargobay.storage.db.tables import blobs, package_files, packages
 from tests.api.generic_support import put, url
+from tests.cli_support import CARGOBAY, cli_env
 from tests.world import World
 
 pytestmark = pytest.mark.anyio
@@ -269,17 +269,6 @@ async def test_uploads_racing_collections_lose_nothing(
 
 
 # ---------------------------------------------------------------- crashes and crowds
-
-
-def cli_env(settings: Settings) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")}
-    env.update(
-        CARGOBAY_DATA_DIR=str(settings.data_dir), CARGOBAY_DATABASE_URL=settings.database_url
-    )
-    return env
-
-
-CARGOBAY = str(Path(sys.executable).parent / "cargobay")
 
 
 async def seed(

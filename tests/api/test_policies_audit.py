@@ -4,20 +4,21 @@ admins, group owners and project maintainers; ``cargobay audit`` prints them."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
+from cargobay.app import create_app
 from cargobay.domain.models import utcnow
+from cargobay.services.registry import open_registry
 from cargobay.settings import Settings
 from tests.api.generic_support import FILE_NOT_FOUND, FORBIDDEN, put, url
+from tests.cli_support import CARGOBAY, cli_env
 from tests.world import World
 
 pytestmark = pytest.mark.anyio
@@ -198,15 +199,11 @@ async def test_filters_and_pages(client: httpx.AsyncClient, world: World) -> Non
     assert bad.json() == {"error": "entity_type does not have a valid value"}
 
 
-def test_cargobay_audit_prints_the_log(settings: Settings, backend: str, tmp_path: Path) -> None:
+def test_cargobay_audit_prints_the_log(settings: Settings, backend: str) -> None:
     if backend != "sqlite-local":
         pytest.skip("the CLI check runs on the embedded configuration")
-    import anyio
 
     async def setup() -> None:
-        from cargobay.app import create_app
-        from cargobay.services.registry import open_registry
-
         registry = open_registry(settings)
         try:
             world = await World.create(registry)
@@ -220,13 +217,9 @@ def test_cargobay_audit_prints_the_log(settings: Settings, backend: str, tmp_pat
             await registry.close()
 
     anyio.run(setup)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")}
-    env.update(
-        CARGOBAY_DATA_DIR=str(settings.data_dir), CARGOBAY_DATABASE_URL=settings.database_url
-    )
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "cargobay"), "audit", "--path", "acme"],
-        env=env,
+        [CARGOBAY, "audit", "--path", "acme"],
+        env=cli_env(settings),
         capture_output=True,
         text=True,
         timeout=60,
@@ -234,7 +227,7 @@ def test_cargobay_audit_prints_the_log(settings: Settings, backend: str, tmp_pat
     )
     [line] = result.stdout.splitlines()
     assert (
-        "developer (personal_access_token from 127.0.0.1) package_published acme/team/private-proj"
-        in line
+        "developer (personal_access_token from 127.0.0.1) package_published "
+        "acme/team/private-proj" in line
     )
     assert "Published a.bin to tool 1.0" in line

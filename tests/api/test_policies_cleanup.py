@@ -4,6 +4,8 @@ dry-run preview, a run on demand, and that a run removes exactly what the previe
 
 from __future__ import annotations
 
+import json
+import subprocess
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +15,10 @@ from sqlalchemy import update
 
 from cargobay.domain.models import Project, utcnow
 from cargobay.services.registry import Registry
+from cargobay.settings import Settings
 from cargobay.storage.db.tables import packages
 from tests.api.generic_support import put, url
+from tests.cli_support import CARGOBAY, cli_env
 from tests.world import World
 
 pytestmark = pytest.mark.anyio
@@ -321,3 +325,43 @@ async def test_runs_are_audited(
         == "Cleanup policy removed 1 packages and 0 package files"
     )
     assert events[0]["details"]["author_name"] == "maintainer"
+
+
+async def test_cargobay_cleanup_runs_policies_from_the_console(
+    client: httpx.AsyncClient, world: World, registry: Registry, settings: Settings, backend: str
+) -> None:
+    if backend != "sqlite-local":
+        pytest.skip("the CLI check runs on the embedded configuration")
+    project = world.private
+    await age(registry, await publish(client, world, project, "tool", "1.0"), created_days=10)
+    await publish(client, world, project, "tool", "2.0")
+    await set_policy(client, world, project, remove_older_than_days=5)
+
+    def cargobay(*args: str) -> str:
+        result = subprocess.run(
+            [CARGOBAY, "cleanup", *args],
+            env=cli_env(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return result.stdout
+
+    dry = cargobay("--dry-run")
+    [summary, item] = dry.splitlines()
+    assert summary == f"{project.full_path}: would remove 1"
+    assert item.endswith(" of tool 1.0 (older_than)")
+    assert await listed_versions(client, world, project) == ["1.0", "2.0"]
+    done = json.loads(cargobay("--project", project.full_path, "--json"))
+    assert [(r["name"], r["version"], r["reason"]) for r in done[0]["removals"]] == [
+        ("tool", "1.0", "older_than")
+    ]
+    assert await listed_versions(client, world, project) == ["2.0"]
+    events = (
+        await client.get(
+            f"/api/v4/projects/{project.id}/audit_events", headers=world.headers("maintainer")
+        )
+    ).json()
+    assert events[0]["event_name"] == "packages_cleanup_policy_run"
+    assert events[0]["details"]["token_kind"] == "cli"

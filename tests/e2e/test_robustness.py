@@ -292,6 +292,8 @@ MEMORY_BUDGET = 200e6  # bytes: resident memory of the serve process and its chi
 
 
 @pytest.mark.slow
+# The embedded default only: tests/e2e/test_s3_large.py takes 6 GiB through PostgreSQL + S3.
+@pytest.mark.backends("sqlite-local")
 def test_five_gib_upload_and_download_in_bounded_memory(
     make_server: Callable[..., Server],
     backend: str,

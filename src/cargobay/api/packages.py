@@ -75,6 +75,14 @@ def _filters(
     return where, order_by or "created_at", sort or "asc", page
 
 
+def _ids(request: Request, *names: str) -> list[int]:
+    """Integer path parameters, or one Grape-shaped 400 naming every bad one."""
+    errors: list[str] = []
+    values = [_integer(request, name, errors) for name in names]
+    _raise(errors)
+    return values
+
+
 def _raise(errors: list[str]) -> None:
     if errors:
         raise bad_params(*errors)
@@ -164,9 +172,7 @@ async def list_group_packages(request: Request) -> Response:
 
 async def get_package(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
-    errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
-    _raise(errors)
+    [package_id] = _ids(request, "package_id")
     detail = await catalog.get_package(
         registry_of(request), principal, path_value(request, "id"), package_id
     )
@@ -256,9 +262,7 @@ def _if_unmodified_since(request: Request) -> datetime | None:
 
 async def delete_package(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
-    errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
-    _raise(errors)
+    [package_id] = _ids(request, "package_id")
     await catalog.delete_package(
         registry_of(request),
         principal,
@@ -301,10 +305,7 @@ async def list_files(request: Request) -> Response:
 
 async def delete_file(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
-    errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
-    file_id = _integer(request, "package_file_id", errors)
-    _raise(errors)
+    package_id, file_id = _ids(request, "package_id", "package_file_id")
     await catalog.delete_file(
         registry_of(request),
         principal,
@@ -319,10 +320,7 @@ async def delete_file(request: Request) -> Response:
 
 async def download_file(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
-    errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
-    file_id = _integer(request, "package_file_id", errors)
-    _raise(errors)
+    package_id, file_id = _ids(request, "package_id", "package_file_id")
     file = await catalog.file_for_download(
         registry_of(request), principal, path_value(request, "id"), package_id, file_id
     )

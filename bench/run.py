@@ -6,6 +6,7 @@ Starts Cargobay on the embedded default (SQLite + local blobs) and nginx (sendfi
 DAV PUT) on loopback, then measures, as medians of several runs with min and max:
   - upload 1 GiB with `curl -T`: Cargobay vs the one-thread md5+sha1+sha256 rate of this
     machine (from memory) and vs nginx accepting the same upload;
+  - peak memory of the server during a 5 GiB upload;
   - download 1 GiB: Cargobay vs nginx;
   - 1 KiB authenticated downloads, 64 connections (wrk): req/s vs nginx static, p50/p99;
   - Packages API list pages at 100,000 packages (bench/listing.py);
@@ -197,6 +198,18 @@ def main() -> None:
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
+            # Peak memory during a 5 GiB upload (a sparse file: reading it costs nothing)
+            five = tmp / "five-gib.bin"
+            with five.open("wb") as f:
+                f.truncate(5 * GIB)
+            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
+                seconds = curl(*auth, "-T", str(five), f"{generic}/five/1.0/five.bin")
+            results["upload_5gib"] = {
+                "mb_s": round(5 * GIB / MIB / seconds, 1),
+                "peak_rss_mb": round(rss.peak / MIB, 1),
+            }
+            five.unlink()
+
             # Download 1 GiB
             with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
                 ours = [curl(*auth, f"{generic}/big/0/big.bin") for i in range(runs)]
@@ -333,6 +346,7 @@ def render(r: dict[str, Any]) -> str:
         "|---|---|---|---|---|",
         f"| upload 1 GiB, MB/s | {fmt(up['cargobay_mb_s'])} | checksums {r['checksum_rate_mb_s']}; nginx {fmt(up['nginx_mb_s'])} | "
         f"{up['ratio_vs_checksum_rate']} of checksum rate; {up['ratio_vs_nginx']} of nginx | {up['peak_rss_mb']} MB |",
+        f"| upload 5 GiB (memory) | {r['upload_5gib']['mb_s']:.0f} MB/s | | | {r['upload_5gib']['peak_rss_mb']} MB |",
         f"| download 1 GiB, MB/s | {fmt(down['cargobay_mb_s'])} | nginx {fmt(down['nginx_mb_s'])} | {down['ratio_vs_nginx']} | {down['peak_rss_mb']} MB |",
         f"| 1 KiB auth downloads, 64 conn, req/s | {small['cargobay']['rps']:.0f} (p50 {small['cargobay']['p50_ms']} ms, p99 {small['cargobay']['p99_ms']} ms) | "
         f"nginx static {small['nginx']['rps']:.0f} | {small['ratio_vs_nginx']} | {small['peak_rss_mb']} MB |",

@@ -27,13 +27,13 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 from tests.e2e.server import make_server
 
 from cargobay.domain.models import PackageStatus, PackageType, Visibility, utcnow
 from cargobay.services import admin, sign_in
 from cargobay.services.registry import open_registry
 from cargobay.settings import Settings
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.migrate import upgrade
 from cargobay.storage.db.tables import blobs, package_files, packages, packages_cleanup_policies
 
@@ -42,7 +42,7 @@ LIMIT_MS = 100.0
 
 
 async def _fill_project(
-    conn: AsyncConnection, project_id: int, count: int, name_of: Callable[[int], tuple[str, str]]
+    conn: Connection, project_id: int, count: int, name_of: Callable[[int], tuple[str, str]]
 ) -> list[int]:
     now = utcnow()
     rows = []

@@ -21,12 +21,11 @@ import httpx
 import psutil
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.services.registry import open_blob_store
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobLocation, BlobStore, Inventory
-from cargobay.storage.db.database import Database
+from cargobay.storage.db.database import Connection, Database
 from tests.e2e.server import Server
 
 T = TypeVar("T")
@@ -47,7 +46,7 @@ def auth(server: Server) -> dict[str, str]:
     return {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
 
 
-def look(server: Server, work: Callable[[AsyncConnection, BlobStore], Awaitable[T]]) -> T:
+def look(server: Server, work: Callable[[Connection, BlobStore], Awaitable[T]]) -> T:
     """Look at what the server keeps, as an operator would: its database and its blob
     store, opened with the server's own settings (SQLite + directory, or PostgreSQL + S3)."""
     values = {k.removeprefix("CARGOBAY_").lower(): v for k, v in server.env.items()}
@@ -69,7 +68,7 @@ def look(server: Server, work: Callable[[AsyncConnection, BlobStore], Awaitable[
 
 
 def rows(server: Server, sql: str) -> list[tuple[Any, ...]]:
-    async def work(conn: AsyncConnection, _store: BlobStore) -> list[tuple[Any, ...]]:
+    async def work(conn: Connection, _store: BlobStore) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in await conn.execute(text(sql))]
 
     return look(server, work)
@@ -78,7 +77,7 @@ def rows(server: Server, sql: str) -> list[tuple[Any, ...]]:
 def inventory(server: Server) -> Inventory:
     """Blobs stored, and uploads in progress (local temp files, S3 multipart uploads)."""
 
-    async def work(_conn: AsyncConnection, store: BlobStore) -> Inventory:
+    async def work(_conn: Connection, store: BlobStore) -> Inventory:
         return await store.inventory()
 
     return look(server, work)
@@ -205,7 +204,7 @@ def test_kill_9_during_a_large_upload_then_restart(
         )
         assert [name for name, *_ in files] == ["before.bin"]
 
-        async def stored_sizes(_conn: AsyncConnection, store: BlobStore) -> list[int | None]:
+        async def stored_sizes(_conn: Connection, store: BlobStore) -> list[int | None]:
             return [await store.size(BlobLocation(sha, key)) for _, _, sha, key in files]
 
         assert look(server, stored_sizes) == [size for _, size, _, _ in files]

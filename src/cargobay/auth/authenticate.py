@@ -10,9 +10,7 @@ A known token that is expired, revoked or whose job has finished is always refus
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from datetime import date, datetime
 
 from cargobay.auth.credentials import Credentials
 from cargobay.auth.principal import ANONYMOUS, Principal
@@ -20,6 +18,7 @@ from cargobay.auth.tokens import TokenKind, digest, kind_of
 from cargobay.domain.models import User
 from cargobay.errors import Forbidden, Unauthorized, forbidden, message
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 BASIC_REALM = 'Basic realm="GitLab Packages Registry"'
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -54,7 +53,7 @@ def insufficient_scope() -> Forbidden:
 
 
 async def authenticate(
-    conn: AsyncConnection,
+    conn: Connection,
     creds: Credentials,
     *,
     generic: bool,
@@ -63,9 +62,21 @@ async def authenticate(
 ) -> Principal:
     """``generic``: the route is a generic-package route, which also takes deploy tokens,
     ``DEPLOY-TOKEN`` and HTTP Basic (spec §5.1 route settings)."""
-    if creds.empty:
-        return ANONYMOUS
-    # (token, strict, source kind): strict sources answer 401 for an unknown token.
+    for token, strict, source_kind in _candidates(creds, generic=generic):
+        kind = source_kind or kind_of(token) or TokenKind.personal
+        if kind is TokenKind.deploy and not generic:
+            kind = TokenKind.personal  # deploy tokens are not accepted on the Packages API
+        principal = await _resolve(conn, token, kind, method=method, now=now, generic=generic)
+        if principal is not None:
+            return principal
+        if strict:
+            raise unauthorized(generic=generic)
+    return ANONYMOUS
+
+
+def _candidates(creds: Credentials, *, generic: bool) -> list[tuple[str, bool, TokenKind | None]]:
+    """(token, strict, source kind) in GitLab's order; strict sources answer 401 for an
+    unknown token."""
     candidates: list[tuple[str, bool, TokenKind | None]] = []
     if generic and creds.deploy_token:
         candidates.append((creds.deploy_token, False, TokenKind.deploy))
@@ -78,21 +89,25 @@ async def authenticate(
     if generic and creds.basic_password:
         basic_kind = TokenKind.job if creds.basic_user == "gitlab-ci-token" else None
         candidates.append((creds.basic_password, basic_kind is TokenKind.job, basic_kind))
+    return candidates
 
-    for token, strict, source_kind in candidates:
-        kind = source_kind or kind_of(token) or TokenKind.personal
-        if kind is TokenKind.deploy and not generic:
-            kind = TokenKind.personal  # deploy tokens are not accepted on the Packages API
-        principal = await _resolve(conn, token, kind, method=method, now=now, generic=generic)
-        if principal is not None:
-            return principal
-        if strict:
-            raise unauthorized(generic=generic)
-    return ANONYMOUS
+
+def sole_access_token(creds: Credentials) -> str | None:
+    """The token, when a generic-package request carries exactly one and ``authenticate``
+    would look it up as a personal, project or group access token."""
+    candidates = _candidates(creds, generic=True)
+    if len(candidates) != 1:
+        return None
+    token, _strict, source_kind = candidates[0]
+    return (
+        token
+        if (source_kind or kind_of(token) or TokenKind.personal) is TokenKind.personal
+        else None
+    )
 
 
 async def _resolve(
-    conn: AsyncConnection,
+    conn: Connection,
     token: str,
     kind: TokenKind,
     *,
@@ -122,20 +137,34 @@ async def _resolve(
     if row is None:
         return None
     m = row._mapping
-    if m["revoked"]:
+    return access_token_principal(
+        repo.to_user(row),
+        scopes=m["scopes"],
+        revoked=m["revoked"],
+        expires_at=m["expires_at"],
+        method=method,
+        now=now,
+    )
+
+
+def access_token_principal(
+    user: User, *, scopes: str, revoked: bool, expires_at: date | None, method: str, now: datetime
+) -> Principal:
+    """The caller behind a personal, project or group access token, or the error GitLab
+    answers for it."""
+    if revoked:
         raise invalid_token("Token was revoked. You have to re-authorize from the user.")
-    if m["expires_at"] is not None and m["expires_at"] <= now.date():
+    if expires_at is not None and expires_at <= now.date():
         raise invalid_token(
             "Token is expired. You can either do re-authorization or token refresh."
         )
-    user = repo.to_user(row)
-    scopes = frozenset(m["scopes"].split())
-    if "api" not in scopes and not ("read_api" in scopes and method in READ_METHODS):
+    granted = frozenset(scopes.split())
+    if "api" not in granted and not ("read_api" in granted and method in READ_METHODS):
         raise insufficient_scope()
     _require_active(user)
     return Principal(
         user=user,
-        scopes=scopes,
+        scopes=granted,
         token_kind="project_access_token" if user.bot else "personal_access_token",
     )
 

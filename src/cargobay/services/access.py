@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import Project, Visibility, utcnow
@@ -15,16 +13,18 @@ from cargobay.domain.permissions import Abilities, project_abilities
 from cargobay.errors import CargobayError, NotFound, forbidden, message
 from cargobay.settings import Settings
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 
 @dataclass(frozen=True, slots=True)
 class ProjectAccess:
     project: Project
     can: Abilities
+    generic_gate: bool | None  # the deciding generic_packages gate (None: no gate)
 
 
 async def abilities_for(
-    conn: AsyncConnection, principal: Principal, projects: Sequence[Project], settings: Settings
+    conn: Connection, principal: Principal, projects: Sequence[Project], settings: Settings
 ) -> dict[int, Abilities]:
     """What the caller may do in each project, with two queries however many projects."""
     levels: dict[int, int] = {}
@@ -57,15 +57,36 @@ async def abilities_for(
 
 
 async def project_access(
-    conn: AsyncConnection, principal: Principal, project_ref: str, settings: Settings
+    conn: Connection, principal: Principal, project_ref: str, settings: Settings
 ) -> ProjectAccess | None:
     """None when the project does not exist or the caller may not see it: callers answer
     that with 404 (or 401 when anonymous), never 403, so private names do not leak."""
-    project = await repo.find_project(conn, project_ref)
-    if project is None:
+    access = await find_project_access(conn, principal, project_ref, settings)
+    return access if access is not None and access.can.read_project else None
+
+
+async def find_project_access(
+    conn: Connection, principal: Principal, project_ref: str, settings: Settings
+) -> ProjectAccess | None:
+    """The project and what the caller may do there, visible or not (None: no such
+    project). One statement reads the project, the caller's role on it and its feature
+    gate; a deploy token's reach takes one more."""
+    user_id = principal.user.id if principal.user is not None else None
+    facts = await repo.project_facts(conn, project_ref, user_id, utcnow().date())
+    if facts is None:
         return None
-    can = (await abilities_for(conn, principal, [project], settings))[project.id]
-    return ProjectAccess(project, can) if can.read_project else None
+    project = facts.project
+    covers = principal.deploy_token is not None and await repo.deploy_token_covers(
+        conn, principal.deploy_token, project
+    )
+    can = project_abilities(
+        project,
+        principal,
+        access_level=facts.member_level,
+        deploy_token_covers=covers,
+        guests_can_pull=settings.guests_can_pull,
+    )
+    return ProjectAccess(project, can, facts.generic_gate)
 
 
 def generic_project_denied(principal: Principal) -> CargobayError:

@@ -138,7 +138,7 @@ async def list_users(
     anonymous = principal.user is None or principal.job is not None
     if anonymous and not username:
         raise forbidden("Not authorized to access /api/v4/users")
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         query = sql.users_query(username=username, search=search, state=state)
         rows, total = await sql.page_of(conn, query, offset, limit)
     return Listing(rows, total)

@@ -8,7 +8,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.tokens import TokenKind, digest, mint
 from cargobay.domain.models import AccessLevel, Project, RegistryAccess, User, Visibility, utcnow
@@ -16,7 +15,7 @@ from cargobay.domain.names import is_valid_path
 from cargobay.errors import bad_request, not_found
 from cargobay.services.registry import Registry
 from cargobay.storage.db import repository as repo
-from cargobay.storage.db.database import lock_exclusively
+from cargobay.storage.db.database import Connection, lock_exclusively
 from cargobay.storage.db.tables import (
     ci_jobs,
     ci_pipelines,
@@ -78,21 +77,21 @@ def _check_scopes(scopes: list[str], allowed: frozenset[str]) -> str:
     return " ".join(dict.fromkeys(scopes))
 
 
-async def _namespace(conn: AsyncConnection, ref: str | int) -> Any:
+async def _namespace(conn: Connection, ref: str | int) -> Any:
     row = await repo.find_namespace(conn, ref)
     if row is None:
         raise not_found("Namespace Not Found")
     return row._mapping
 
 
-async def _project(conn: AsyncConnection, ref: str | int) -> Project:
+async def _project(conn: Connection, ref: str | int) -> Project:
     project = await repo.find_project(conn, str(ref))
     if project is None:
         raise not_found("Project Not Found")
     return project
 
 
-async def _user(conn: AsyncConnection, ref: str | int) -> User:
+async def _user(conn: Connection, ref: str | int) -> User:
     user = await repo.find_user(conn, ref)
     if user is None:
         raise not_found("User Not Found")
@@ -100,7 +99,7 @@ async def _user(conn: AsyncConnection, ref: str | int) -> User:
 
 
 async def create_user_in(
-    conn: AsyncConnection,
+    conn: Connection,
     username: str,
     *,
     name: str | None = None,
@@ -270,7 +269,7 @@ async def add_member(
 
 
 async def create_personal_access_token_in(
-    conn: AsyncConnection, user: User, name: str, scopes: list[str], expires_at: date | None
+    conn: Connection, user: User, name: str, scopes: list[str], expires_at: date | None
 ) -> NewToken:
     token = mint(TokenKind.personal)
     now = utcnow()

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import Project, utcnow
 from cargobay.storage.db import audit as sql
 from cargobay.storage.db.audit import Entity
+from cargobay.storage.db.database import Connection
 
 # GitLab's pseudo-authors: Gitlab::Audit::DeployTokenAuthor is -2; the scheduler and the
 # CLI act with local access and no user.
@@ -69,7 +68,7 @@ def namespace_entity(namespace: Any, user_id: int | None) -> Entity:
 
 
 async def record(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: Actor,
     entity: Entity,
     event_name: str,

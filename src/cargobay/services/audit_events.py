@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, Visibility
 from cargobay.errors import forbidden, not_found
@@ -19,6 +17,7 @@ from cargobay.storage.db import audit as sql
 from cargobay.storage.db import listing
 from cargobay.storage.db import repository as repo
 from cargobay.storage.db.audit import EventFilter
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import audit_events
 
 
@@ -29,7 +28,7 @@ class EventPage:
     has_next: bool
 
 
-async def _page(conn: AsyncConnection, where: EventFilter, offset: int, limit: int) -> EventPage:
+async def _page(conn: Connection, where: EventFilter, offset: int, limit: int) -> EventPage:
     rows, total, has_next = await listing.page_of(
         conn,
         sql.events_query(where),
@@ -41,7 +40,7 @@ async def _page(conn: AsyncConnection, where: EventFilter, offset: int, limit: i
     return EventPage(rows, total, has_next)
 
 
-async def _one(conn: AsyncConnection, where: EventFilter, event_id: int) -> Any:
+async def _one(conn: Connection, where: EventFilter, event_id: int) -> Any:
     row = await sql.find_event(conn, where, event_id)
     if row is None:
         raise not_found("Audit Event Not Found")
@@ -55,7 +54,7 @@ def _admin(principal: Principal) -> None:
 
 
 async def _group_filter(
-    conn: AsyncConnection, principal: Principal, ref: str, where: EventFilter
+    conn: Connection, principal: Principal, ref: str, where: EventFilter
 ) -> EventFilter:
     acting_user(principal)
     group = await repo.find_namespace(conn, ref)
@@ -75,7 +74,7 @@ async def _group_filter(
 
 
 async def _project_filter(
-    conn: AsyncConnection, registry: Registry, principal: Principal, ref: str, where: EventFilter
+    conn: Connection, registry: Registry, principal: Principal, ref: str, where: EventFilter
 ) -> EventFilter:
     acting_user(principal)
     access = await api_project(conn, registry, principal, ref)
@@ -93,13 +92,13 @@ async def instance_events(
     registry: Registry, principal: Principal, where: EventFilter, *, offset: int, limit: int
 ) -> EventPage:
     _admin(principal)
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         return await _page(conn, where, offset, limit)
 
 
 async def instance_event(registry: Registry, principal: Principal, event_id: int) -> Any:
     _admin(principal)
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         return await _one(conn, EventFilter(), event_id)
 
 
@@ -112,13 +111,13 @@ async def group_events(
     offset: int,
     limit: int,
 ) -> EventPage:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         scope = await _group_filter(conn, principal, ref, where)
         return await _page(conn, scope, offset, limit)
 
 
 async def group_event(registry: Registry, principal: Principal, ref: str, event_id: int) -> Any:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         return await _one(conn, await _group_filter(conn, principal, ref, EventFilter()), event_id)
 
 
@@ -131,19 +130,19 @@ async def project_events(
     offset: int,
     limit: int,
 ) -> EventPage:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         scope = await _project_filter(conn, registry, principal, ref, where)
         return await _page(conn, scope, offset, limit)
 
 
 async def project_event(registry: Registry, principal: Principal, ref: str, event_id: int) -> Any:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         scope = await _project_filter(conn, registry, principal, ref, EventFilter())
         return await _one(conn, scope, event_id)
 
 
 async def local_events(registry: Registry, where: EventFilter, limit: int) -> list[Any]:
     """For ``cargobay audit`` (local access: no caller to check)."""
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         page = await _page(conn, where, 0, limit)
     return page.rows

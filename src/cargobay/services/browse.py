@@ -34,7 +34,7 @@ class GroupOverview:
 async def group_overview(registry: Registry, principal: Principal, ref: str) -> GroupOverview:
     """A group the caller may see, its visible direct subgroups and projects; 404
     ``Group Not Found`` otherwise."""
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         viewer = await namespaces.viewer_of(conn, principal)
         group = await namespaces.find_group(conn, viewer, ref)
         subgroup_rows = (

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import (
@@ -23,11 +22,17 @@ from cargobay.domain.models import (
 from cargobay.domain.permissions import Abilities
 from cargobay.errors import NotFound, PreconditionFailed, forbidden, message, not_found
 from cargobay.services import audit
-from cargobay.services.access import ProjectAccess, abilities_for, group_visible
+from cargobay.services.access import (
+    ProjectAccess,
+    abilities_for,
+    find_project_access,
+    group_visible,
+)
 from cargobay.services.protection import check_delete_protection
 from cargobay.services.registry import Registry
 from cargobay.storage.db import listing
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import package_files, packages
 
 
@@ -41,14 +46,14 @@ class Listing:
 
 
 async def api_project(
-    conn: AsyncConnection, registry: Registry, principal: Principal, ref: str
+    conn: Connection, registry: Registry, principal: Principal, ref: str
 ) -> ProjectAccess:
     """The project as the Packages API sees it: 404 ``Project Not Found`` when missing or
     invisible (also for anonymous callers), 403 for a job token from another project."""
-    project = await repo.find_project(conn, ref)
-    if project is None:
+    access = await find_project_access(conn, principal, ref, registry.settings)
+    if access is None:
         raise not_found("Project Not Found")
-    can = (await abilities_for(conn, principal, [project], registry.settings))[project.id]
+    project, can = access.project, access.can
     if not can.read_project:
         if principal.job is not None and principal.job.project_id != project.id:
             source = await repo.find_project(conn, str(principal.job.project_id))
@@ -58,7 +63,7 @@ async def api_project(
                 f"{project.full_path}."
             )
         raise not_found("Project Not Found")
-    return ProjectAccess(project, can)
+    return access
 
 
 def _require(allowed: bool) -> None:
@@ -84,7 +89,7 @@ async def list_project_packages(
     offset: int,
     limit: int,
 ) -> tuple[ProjectAccess, Listing]:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
         query = listing.filtered_packages([access.project.id], where, conn.dialect.name)
@@ -112,7 +117,7 @@ async def list_group_packages(
     offset: int,
     limit: int,
 ) -> Listing:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         group_row = await repo.find_namespace(conn, ref)
         if group_row is None or group_row._mapping["kind"] != "group":
             raise not_found("Group Not Found")
@@ -150,7 +155,7 @@ async def list_group_packages(
     return Listing(rows, total, has_next, pipelines, abilities)
 
 
-async def _displayable_package(conn: AsyncConnection, project_id: int, package_id: int) -> Package:
+async def _displayable_package(conn: Connection, project_id: int, package_id: int) -> Package:
     row = await conn.execute(
         packages.select().where(
             packages.c.id == package_id,
@@ -262,7 +267,7 @@ async def list_files(
     offset: int,
     limit: int,
 ) -> tuple[ProjectAccess, Listing]:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
         package = await _displayable_package(conn, access.project.id, package_id)
@@ -283,7 +288,7 @@ async def list_files(
     return access, Listing(rows, total, has_next, pipelines)
 
 
-async def _live_file(conn: AsyncConnection, package: Package, file_id: int) -> PackageFile:
+async def _live_file(conn: Connection, package: Package, file_id: int) -> PackageFile:
     row = (
         await conn.execute(
             repo.select_files_with_blob_key().where(

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, utcnow
@@ -28,6 +27,7 @@ from cargobay.services.namespaces import viewer_of
 from cargobay.services.registry import Registry
 from cargobay.storage.db import accounts as sql
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class JobView:
     runner: Row[Any] | None  # the user the job runs as
 
 
-async def _view(conn: AsyncConnection, job_id: int) -> JobView | None:
+async def _view(conn: Connection, job_id: int) -> JobView | None:
     row = await sql.job_with_pipeline(conn, job_id)
     if row is None:
         return None
@@ -44,7 +44,7 @@ async def _view(conn: AsyncConnection, job_id: int) -> JobView | None:
     return JobView(row, runner)
 
 
-async def _ci_project(conn: AsyncConnection, principal: Principal, ref: str) -> Source:
+async def _ci_project(conn: Connection, principal: Principal, ref: str) -> Source:
     acting_user(principal)
     source = await find_source(conn, await viewer_of(conn, principal), "project", ref)
     if source.level < AccessLevel.MAINTAINER:

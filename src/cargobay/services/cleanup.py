@@ -14,8 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.cleanup import Policy, Removal, plan
 from cargobay.domain.models import Project, utcnow
@@ -26,6 +24,7 @@ from cargobay.services.policies import managed_project, regex_errors
 from cargobay.services.registry import Registry
 from cargobay.storage.db import cleanup as sql
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 DUE_BATCH = 50  # projects examined per scheduler pass
 
@@ -96,9 +95,7 @@ def _interval(registry: Registry) -> timedelta:
     return timedelta(seconds=registry.settings.cleanup_interval_seconds)
 
 
-async def _plan(
-    conn: AsyncConnection, project_id: int, policy: Policy, now: datetime
-) -> list[Removal]:
+async def _plan(conn: Connection, project_id: int, policy: Policy, now: datetime) -> list[Removal]:
     if not policy.active:
         return []
     packages = await sql.candidate_packages(conn, project_id)
@@ -109,7 +106,7 @@ async def _plan(
 
 async def preview(registry: Registry, principal: Principal, ref: str) -> list[Removal]:
     """What a run started now would remove (nothing changes)."""
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         access = await managed_project(conn, registry, principal, ref)
         policy = _view(await sql.find_policy(conn, access.project.id)).policy
         return await _plan(conn, access.project.id, policy, utcnow())
@@ -124,7 +121,7 @@ async def run_now(registry: Registry, actor: audit.Actor, ref: str) -> list[Remo
 
 
 async def _run(
-    conn: AsyncConnection, project: Project, actor: audit.Actor, now: datetime
+    conn: Connection, project: Project, actor: audit.Actor, now: datetime
 ) -> list[Removal]:
     policy = _view(await sql.find_policy(conn, project.id)).policy
     removals = await _plan(conn, project.id, policy, now)

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.features import INSTANCE, KNOWN, NAMESPACE, PROJECT, Definition, Gate
 from cargobay.domain.models import utcnow
@@ -17,6 +15,7 @@ from cargobay.services.registry import Registry
 from cargobay.storage.db import policies as sql
 from cargobay.storage.db import repository as repo
 from cargobay.storage.db.audit import INSTANCE as INSTANCE_ENTITY
+from cargobay.storage.db.database import Connection
 
 
 def _admin(principal: Principal) -> None:
@@ -39,7 +38,7 @@ def _definition(name: str) -> Definition:
     return definition
 
 
-async def _feature(conn: AsyncConnection, definition: Definition) -> Feature:
+async def _feature(conn: Connection, definition: Definition) -> Feature:
     return Feature(definition, [gate for _, gate in await sql.gates(conn, definition.name)])
 
 

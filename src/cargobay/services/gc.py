@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.models import utcnow
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import CollectableBlobStore
 from cargobay.storage.db import collect as sql
+from cargobay.storage.db.database import Connection
 
 log = logging.getLogger("cargobay.gc")
 BATCH = 500
@@ -111,9 +111,7 @@ async def collect_garbage(
     return report
 
 
-async def _repeat(
-    registry: Registry, purge: Callable[[AsyncConnection, int], Awaitable[int]]
-) -> int:
+async def _repeat(registry: Registry, purge: Callable[[Connection, int], Awaitable[int]]) -> int:
     """Run a purge in short transactions of BATCH rows until it finds no more."""
     total = 0
     while True:

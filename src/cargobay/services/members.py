@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, utcnow
@@ -21,6 +20,7 @@ from cargobay.services.namespaces import Viewer, find_group, find_project, viewe
 from cargobay.services.registry import Registry
 from cargobay.storage.db import accounts as sql
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 MEMBER_LEVELS = (10, 20, 30, 40, 50)
 
@@ -41,7 +41,7 @@ class Source:
         return AccessLevel.OWNER if self.kind == "group" else AccessLevel.MAINTAINER
 
 
-async def find_source(conn: AsyncConnection, viewer: Viewer, kind: str, ref: str) -> Source:
+async def find_source(conn: Connection, viewer: Viewer, kind: str, ref: str) -> Source:
     if kind == "group":
         group = await find_group(conn, viewer, ref)
         return Source("group", group, viewer.group_level(group), group.id, None)
@@ -81,7 +81,7 @@ async def list_members(
     return Listing(rows[offset : offset + limit], len(rows))
 
 
-async def _all_members(conn: AsyncConnection, source: Source) -> list[Row[Any]]:
+async def _all_members(conn: Connection, source: Source) -> list[Row[Any]]:
     """Direct and inherited members, each user once with their highest role."""
     path = source.row.full_path
     above = repo.namespace_paths(path) + ([path] if source.kind == "group" else [])

@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, RegistryAccess, User, Visibility, utcnow
@@ -25,6 +24,7 @@ from cargobay.services.accounts import Listing, acting_user, validation_error
 from cargobay.services.registry import Registry
 from cargobay.storage.db import accounts as sql
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import namespaces, projects
 
 # Gitlab::Regex.group_name_regex / project_name_regex, approximately (emoji included).
@@ -84,7 +84,7 @@ class Viewer:
         )
 
 
-async def viewer_of(conn: AsyncConnection, principal: Principal) -> Viewer:
+async def viewer_of(conn: Connection, principal: Principal) -> Viewer:
     """A CI job token counts as anonymous here: GitLab takes job tokens only on routes
     that allow them, and none of the management routes do."""
     if principal.user is None or principal.job is not None:
@@ -96,14 +96,14 @@ async def viewer_of(conn: AsyncConnection, principal: Principal) -> Viewer:
     )
 
 
-async def find_group(conn: AsyncConnection, viewer: Viewer, ref: str) -> Row[Any]:
+async def find_group(conn: Connection, viewer: Viewer, ref: str) -> Row[Any]:
     row = await repo.find_namespace(conn, ref)
     if row is None or row.kind != "group" or not viewer.sees_group(row):
         raise not_found("Group Not Found")
     return row
 
 
-async def find_project(conn: AsyncConnection, viewer: Viewer, ref: str) -> Row[Any]:
+async def find_project(conn: Connection, viewer: Viewer, ref: str) -> Row[Any]:
     project = await repo.find_project(conn, ref)
     if project is None:
         raise not_found("Project Not Found")
@@ -148,7 +148,7 @@ class ProjectView:
     owner: Row[Any] | None  # the user, when the project is in a personal namespace
 
 
-async def _names(conn: AsyncConnection, full_paths: list[str]) -> dict[str, Row[Any]]:
+async def _names(conn: Connection, full_paths: list[str]) -> dict[str, Row[Any]]:
     wanted: set[str] = set()
     for full_path in full_paths:
         parts = full_path.split("/")
@@ -167,12 +167,12 @@ def _full_name(full_path: str, by_path: dict[str, Row[Any]], last: str | None = 
     return " / ".join(names)
 
 
-async def group_views(conn: AsyncConnection, rows: list[Row[Any]]) -> list[GroupView]:
+async def group_views(conn: Connection, rows: list[Row[Any]]) -> list[GroupView]:
     by_path = await _names(conn, [r.full_path for r in rows])
     return [GroupView(r, _full_name(r.full_path, by_path)) for r in rows]
 
 
-async def project_views(conn: AsyncConnection, rows: list[Row[Any]]) -> list[ProjectView]:
+async def project_views(conn: Connection, rows: list[Row[Any]]) -> list[ProjectView]:
     by_path = await _names(conn, [r.full_path.rpartition("/")[0] for r in rows])
     owners = await sql.owners_of_user_namespaces(
         conn, [by_path[p].id for p in by_path if by_path[p].kind == "user"]
@@ -274,7 +274,7 @@ async def list_groups(
     """GroupsFinder: administrators see all groups, anonymous callers public ones, users
     the groups they belong to (plus every group they may see with ``all_available``).
     With ``parent_ref``: the parent's direct subgroups the caller may see."""
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         viewer = await viewer_of(conn, principal)
         parent_id = None
         if parent_ref is not None:
@@ -423,7 +423,7 @@ def _may_create_in(viewer: Viewer, me: User, namespace: Row[Any]) -> bool:
     return viewer.sees_group(namespace) and viewer.group_level(namespace) >= CREATE_PROJECT
 
 
-async def _name_taken(conn: AsyncConnection, namespace_id: int, name: str) -> bool:
+async def _name_taken(conn: Connection, namespace_id: int, name: str) -> bool:
     """Project names are unique within a namespace, as paths are."""
     query = sql.projects_query(projects.c.namespace_id == namespace_id)
     return any(r.name.lower() == name.lower() for r in (await conn.execute(query)).all())
@@ -456,7 +456,7 @@ async def list_projects(
     offset: int,
     limit: int,
 ) -> tuple[Listing, list[ProjectView]]:
-    async with registry.db.read() as conn:
+    async with registry.db.scan() as conn:
         viewer = await viewer_of(conn, principal)
         reach = viewer.reach
         if viewer.user is not None and (owned or membership):

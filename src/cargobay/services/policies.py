@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain import protection
 from cargobay.domain.duplicates import InvalidRegex, compile_exception_regex
@@ -20,6 +18,7 @@ from cargobay.services.catalog import api_project
 from cargobay.services.registry import Registry
 from cargobay.storage.db import policies as sql
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import users
 
 MAX_REGEX_LENGTH = 255
@@ -40,7 +39,7 @@ def regex_errors(field: str, pattern: str) -> dict[str, list[str]]:
 # ---------------------------------------------------------------- who may do what
 
 
-async def namespace_level(conn: AsyncConnection, principal: Principal, full_path: str) -> int:
+async def namespace_level(conn: Connection, principal: Principal, full_path: str) -> int:
     """The caller's role on a namespace: its highest membership there or on an ancestor.
     Administrators count as owners; job and deploy tokens hold no role here."""
     if principal.is_admin:
@@ -58,7 +57,7 @@ async def namespace_level(conn: AsyncConnection, principal: Principal, full_path
 
 
 async def owned_namespace(
-    conn: AsyncConnection, principal: Principal, ref: str, *, groups_only: bool
+    conn: Connection, principal: Principal, ref: str, *, groups_only: bool
 ) -> Any:
     """A group (or, unless ``groups_only``, a user namespace) the caller owns. Who cannot
     see it gets 404, who sees it without owning it 403."""
@@ -78,7 +77,7 @@ async def owned_namespace(
 
 
 async def managed_project(
-    conn: AsyncConnection, registry: Registry, principal: Principal, ref: str
+    conn: Connection, registry: Registry, principal: Principal, ref: str
 ) -> ProjectAccess:
     """A project whose package settings the caller may change (``admin_package``:
     Maintainer and above, registry not disabled)."""
@@ -241,7 +240,7 @@ async def delete_rule(registry: Registry, actor: audit.Actor, ref: str, rule_id:
         await _audit_rule(conn, actor, access, "package_protection_rule_deleted", rule, utcnow())
 
 
-async def _rule(conn: AsyncConnection, project_id: int, rule_id: int) -> Any:
+async def _rule(conn: Connection, project_id: int, rule_id: int) -> Any:
     rule = await sql.find_rule(conn, project_id, rule_id)
     if rule is None:
         raise not_found("Not found")
@@ -286,7 +285,7 @@ def _validated(change: RuleChange, current: Any) -> dict[str, Any]:
 
 
 async def _check_unique(
-    conn: AsyncConnection, project_id: int, values: dict[str, Any], rule_id: int | None
+    conn: Connection, project_id: int, values: dict[str, Any], rule_id: int | None
 ) -> None:
     if await sql.rule_taken(
         conn,
@@ -299,7 +298,7 @@ async def _check_unique(
 
 
 async def _audit_rule(
-    conn: AsyncConnection,
+    conn: Connection,
     actor: audit.Actor,
     access: ProjectAccess,
     event: str,

@@ -3,16 +3,14 @@ download and delete paths make (rules are managed in services/policies.py)."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain import protection
 from cargobay.domain.features import GENERIC_PACKAGES
-from cargobay.domain.models import Project
 from cargobay.domain.permissions import Abilities
 from cargobay.errors import CargobayError, NotFound, forbidden, message
 from cargobay.services.access import ProjectAccess
 from cargobay.storage.db import policies as sql
+from cargobay.storage.db.database import Connection
 
 
 def role_for_rules(principal: Principal, can: Abilities) -> int:
@@ -35,7 +33,7 @@ def generic_disabled() -> NotFound:
 
 
 async def check_delete_protection(
-    conn: AsyncConnection, principal: Principal, access: ProjectAccess, package_name: str
+    conn: Connection, principal: Principal, access: ProjectAccess, package_name: str
 ) -> None:
     if await sql.is_protected(
         conn,
@@ -48,7 +46,7 @@ async def check_delete_protection(
 
 
 async def check_push_protection(
-    conn: AsyncConnection, principal: Principal, access: ProjectAccess, package_name: str
+    conn: Connection, principal: Principal, access: ProjectAccess, package_name: str
 ) -> None:
     if await sql.is_protected(
         conn,
@@ -63,9 +61,3 @@ async def check_push_protection(
 def generic_on(gate: bool | None) -> bool:
     """The generic_packages flag given its deciding gate (None: no gate, the default)."""
     return GENERIC_PACKAGES.default_enabled if gate is None else gate
-
-
-async def check_generic_enabled(conn: AsyncConnection, project: Project) -> None:
-    """404 when the generic_packages feature flag is off for the project."""
-    if not generic_on(await sql.feature_enabled(conn, GENERIC_PACKAGES.name, project)):
-        raise generic_disabled()

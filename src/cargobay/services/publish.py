@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.duplicates import duplicate_allowed
 from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
@@ -30,6 +28,7 @@ from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
 from cargobay.storage.db import policies
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db.database import Connection
 
 DUPLICATE = "Duplicate package is not allowed"
 
@@ -160,7 +159,7 @@ async def _record(
 
 
 async def _check_duplicate(
-    conn: AsyncConnection, project_id: int, namespace_id: int, where: FileCoordinates
+    conn: Connection, project_id: int, namespace_id: int, where: FileCoordinates
 ) -> None:
     live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
     package = await repo.find_package(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cargobay.settings import Settings
@@ -19,6 +19,8 @@ class Registry:
     settings: Settings
     db: Database
     blobs: BlobStore
+    # Packages whose last_downloaded_at this process is writing (services/download.py).
+    download_marks: set[int] = field(default_factory=set)
 
     async def close(self) -> None:
         try:

@@ -12,7 +12,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
@@ -24,6 +23,7 @@ from cargobay.services.members import Source, find_source
 from cargobay.services.namespaces import viewer_of
 from cargobay.services.registry import Registry
 from cargobay.storage.db import accounts as sql
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import personal_access_tokens
 
 DEPLOY_USERNAME = re.compile(r"[a-zA-Z0-9.+_-]+")
@@ -50,9 +50,7 @@ def _deploy_manager(source: Source) -> int:
     return AccessLevel.OWNER if source.kind == "group" else AccessLevel.MAINTAINER
 
 
-async def _deploy_source(
-    conn: AsyncConnection, principal: Principal, kind: str, ref: str
-) -> Source:
+async def _deploy_source(conn: Connection, principal: Principal, kind: str, ref: str) -> Source:
     acting_user(principal)
     source = await find_source(conn, await viewer_of(conn, principal), kind, ref)
     if source.level < _deploy_manager(source):
@@ -147,9 +145,7 @@ async def delete_deploy_token(
 # ---------------------------------------------------------------- project access tokens
 
 
-async def _token_project(
-    conn: AsyncConnection, principal: Principal, ref: str
-) -> tuple[Source, bool]:
+async def _token_project(conn: Connection, principal: Principal, ref: str) -> tuple[Source, bool]:
     """The project, and whether the caller may manage its access tokens (Maintainer+)."""
     acting_user(principal)
     source = await find_source(conn, await viewer_of(conn, principal), "project", ref)
@@ -182,7 +178,7 @@ async def get_access_token(
     return row
 
 
-async def _bot_token(conn: AsyncConnection, source: Source, token_id: int) -> Row[Any] | None:
+async def _bot_token(conn: Connection, source: Source, token_id: int) -> Row[Any] | None:
     assert source.project_id is not None
     query = sql.project_bot_tokens_query(source.project_id).where(
         personal_access_tokens.c.id == token_id

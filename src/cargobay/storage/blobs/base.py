@@ -15,7 +15,6 @@ import os
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 
@@ -44,7 +43,7 @@ class BlobLocation:
 
 @dataclass(frozen=True, slots=True)
 class LocalFile:
-    path: Path
+    path: str
     stat: os.stat_result
 
 

@@ -22,8 +22,8 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import (
     ci_jobs,
     ci_pipelines,
@@ -39,7 +39,7 @@ from cargobay.storage.db.tables import (
 
 
 async def page_of(
-    conn: AsyncConnection, query: Select[Any], offset: int, limit: int
+    conn: Connection, query: Select[Any], offset: int, limit: int
 ) -> tuple[list[Row[Any]], int]:
     """One page of ``query`` and the total number of rows it matches."""
     counted = select(func.count()).select_from(query.order_by(None).subquery())
@@ -103,7 +103,7 @@ class Reach:
         return set(self.namespaces) | parents
 
 
-async def reach(conn: AsyncConnection, user_id: int, today: date) -> Reach:
+async def reach(conn: Connection, user_id: int, today: date) -> Reach:
     rows = await conn.execute(
         select(
             members.c.access_level,
@@ -200,11 +200,11 @@ def users_query(
     return query.order_by(users.c.id.desc() if descending else users.c.id)
 
 
-async def user_row(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
+async def user_row(conn: Connection, user_id: int) -> Row[Any] | None:
     return (await conn.execute(select(users).where(users.c.id == user_id))).first()
 
 
-async def users_by_id(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Row[Any]]:
+async def users_by_id(conn: Connection, ids: Iterable[int]) -> dict[int, Row[Any]]:
     wanted = set(ids)
     if not wanted:
         return {}
@@ -212,21 +212,21 @@ async def users_by_id(conn: AsyncConnection, ids: Iterable[int]) -> dict[int, Ro
     return {row.id: row for row in rows}
 
 
-async def email_taken(conn: AsyncConnection, email: str) -> bool:
+async def email_taken(conn: Connection, email: str) -> bool:
     found = await conn.execute(
         select(users.c.id).where(func.lower(users.c.email) == email.lower()).limit(1)
     )
     return found.first() is not None
 
 
-async def username_taken(conn: AsyncConnection, username: str) -> bool:
+async def username_taken(conn: Connection, username: str) -> bool:
     found = await conn.execute(
         select(users.c.id).where(func.lower(users.c.username) == username.lower()).limit(1)
     )
     return found.first() is not None
 
 
-async def set_user_state(conn: AsyncConnection, user_id: int, state: str, now: datetime) -> None:
+async def set_user_state(conn: Connection, user_id: int, state: str, now: datetime) -> None:
     await conn.execute(
         update(users).where(users.c.id == user_id).values(state=state, updated_at=now)
     )
@@ -263,7 +263,7 @@ def personal_tokens_query(
     return query.order_by(personal_access_tokens.c.id)
 
 
-async def personal_token_row(conn: AsyncConnection, token_id: int) -> Row[Any] | None:
+async def personal_token_row(conn: Connection, token_id: int) -> Row[Any] | None:
     return (
         await conn.execute(
             select(personal_access_tokens).where(personal_access_tokens.c.id == token_id)
@@ -271,7 +271,7 @@ async def personal_token_row(conn: AsyncConnection, token_id: int) -> Row[Any] |
     ).first()
 
 
-async def personal_token_by_digest(conn: AsyncConnection, token_digest: str) -> Row[Any] | None:
+async def personal_token_by_digest(conn: Connection, token_digest: str) -> Row[Any] | None:
     return (
         await conn.execute(
             select(personal_access_tokens).where(
@@ -281,7 +281,7 @@ async def personal_token_by_digest(conn: AsyncConnection, token_digest: str) -> 
     ).first()
 
 
-async def revoke_personal_token(conn: AsyncConnection, token_id: int, now: datetime) -> None:
+async def revoke_personal_token(conn: Connection, token_id: int, now: datetime) -> None:
     await conn.execute(
         update(personal_access_tokens)
         .where(personal_access_tokens.c.id == token_id)
@@ -328,18 +328,18 @@ def deploy_tokens_query(
     return query.order_by(deploy_tokens.c.id)
 
 
-async def deploy_token_row(conn: AsyncConnection, token_id: int) -> Row[Any] | None:
+async def deploy_token_row(conn: Connection, token_id: int) -> Row[Any] | None:
     return (await conn.execute(select(deploy_tokens).where(deploy_tokens.c.id == token_id))).first()
 
 
-async def delete_deploy_token(conn: AsyncConnection, token_id: int) -> None:
+async def delete_deploy_token(conn: Connection, token_id: int) -> None:
     await conn.execute(delete(deploy_tokens).where(deploy_tokens.c.id == token_id))
 
 
 # ---------------------------------------------------------------- groups and namespaces
 
 
-async def namespaces_by_path(conn: AsyncConnection, paths: Iterable[str]) -> dict[str, Row[Any]]:
+async def namespaces_by_path(conn: Connection, paths: Iterable[str]) -> dict[str, Row[Any]]:
     wanted = set(paths)
     if not wanted:
         return {}
@@ -347,12 +347,12 @@ async def namespaces_by_path(conn: AsyncConnection, paths: Iterable[str]) -> dic
     return {row.full_path: row for row in rows}
 
 
-async def namespace_by_id(conn: AsyncConnection, namespace_id: int) -> Row[Any] | None:
+async def namespace_by_id(conn: Connection, namespace_id: int) -> Row[Any] | None:
     return (await conn.execute(select(namespaces).where(namespaces.c.id == namespace_id))).first()
 
 
 async def owners_of_user_namespaces(
-    conn: AsyncConnection, namespace_ids: Iterable[int]
+    conn: Connection, namespace_ids: Iterable[int]
 ) -> dict[int, Row[Any]]:
     """The user whose personal namespace each id is."""
     wanted = set(namespace_ids)
@@ -392,7 +392,7 @@ def groups_query(
     return query.order_by(column.desc() if descending else column, tie)
 
 
-async def update_namespace(conn: AsyncConnection, namespace_id: int, **values: Any) -> None:
+async def update_namespace(conn: Connection, namespace_id: int, **values: Any) -> None:
     await conn.execute(update(namespaces).where(namespaces.c.id == namespace_id).values(**values))
 
 
@@ -431,11 +431,11 @@ def projects_query(
     return query.order_by(column, projects.c.id)
 
 
-async def project_row(conn: AsyncConnection, project_id: int) -> Row[Any]:
+async def project_row(conn: Connection, project_id: int) -> Row[Any]:
     return (await conn.execute(select(projects).where(projects.c.id == project_id))).one()
 
 
-async def update_project(conn: AsyncConnection, project_id: int, **values: Any) -> None:
+async def update_project(conn: Connection, project_id: int, **values: Any) -> None:
     await conn.execute(update(projects).where(projects.c.id == project_id).values(**values))
 
 
@@ -500,7 +500,7 @@ def inherited_members_query(namespace_ids: list[int], project_id: int | None) ->
 
 
 async def member_row(
-    conn: AsyncConnection,
+    conn: Connection,
     user_id: int,
     *,
     project_id: int | None = None,
@@ -511,22 +511,20 @@ async def member_row(
     return row
 
 
-async def update_member(
-    conn: AsyncConnection, member_id: int, *, now: datetime, **values: Any
-) -> None:
+async def update_member(conn: Connection, member_id: int, *, now: datetime, **values: Any) -> None:
     await conn.execute(
         update(members).where(members.c.id == member_id).values(updated_at=now, **values)
     )
 
 
-async def delete_member(conn: AsyncConnection, member_id: int) -> None:
+async def delete_member(conn: Connection, member_id: int) -> None:
     await conn.execute(delete(members).where(members.c.id == member_id))
 
 
 # ---------------------------------------------------------------- CI jobs
 
 
-async def job_with_pipeline(conn: AsyncConnection, job_id: int) -> Row[Any] | None:
+async def job_with_pipeline(conn: Connection, job_id: int) -> Row[Any] | None:
     return (
         await conn.execute(
             select(

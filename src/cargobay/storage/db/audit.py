@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Row, Select, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import audit_events
 
 
@@ -28,7 +28,7 @@ INSTANCE = Entity("Gitlab::Audit::InstanceScope", 1, "")
 
 
 async def insert_event(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     entity: Entity,
     event_name: str,
@@ -95,7 +95,7 @@ def events_query(where: EventFilter) -> Select[Any]:
     return query
 
 
-async def find_event(conn: AsyncConnection, where: EventFilter, event_id: int) -> Row[Any] | None:
+async def find_event(conn: Connection, where: EventFilter, event_id: int) -> Row[Any] | None:
     query = events_query(where).where(audit_events.c.id == event_id)
     row: Row[Any] | None = (await conn.execute(query)).first()
     return row

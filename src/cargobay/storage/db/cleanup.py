@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, and_, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.cleanup import FileRow, PackageRow, Policy
 from cargobay.domain.models import INSTALLABLE, FileStatus, PackageStatus, PackageType
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.policies import dialect_insert, protection_applies
 from cargobay.storage.db.tables import package_files, packages, packages_cleanup_policies
 
@@ -33,13 +33,13 @@ def to_policy(row: Row[Any] | None) -> Policy:
     return Policy(**{name: m[name] for name in POLICY_FIELDS})
 
 
-async def find_policy(conn: AsyncConnection, project_id: int) -> Row[Any] | None:
+async def find_policy(conn: Connection, project_id: int) -> Row[Any] | None:
     query = select(policies).where(policies.c.project_id == project_id)
     return (await conn.execute(query)).first()
 
 
 async def save_policy(
-    conn: AsyncConnection,
+    conn: Connection,
     project_id: int,
     policy: Policy,
     *,
@@ -63,7 +63,7 @@ async def save_policy(
     return row
 
 
-async def due_projects(conn: AsyncConnection, now: datetime, limit: int) -> list[int]:
+async def due_projects(conn: Connection, now: datetime, limit: int) -> list[int]:
     rows = await conn.execute(
         select(policies.c.project_id)
         .where(policies.c.next_run_at <= now)
@@ -73,9 +73,7 @@ async def due_projects(conn: AsyncConnection, now: datetime, limit: int) -> list
     return [r[0] for r in rows]
 
 
-async def claim(
-    conn: AsyncConnection, project_id: int, now: datetime, next_run_at: datetime
-) -> bool:
+async def claim(conn: Connection, project_id: int, now: datetime, next_run_at: datetime) -> bool:
     """Take a due run: moves next_run_at on only if it is still due. Of several processes
     racing, exactly one updates the row (PostgreSQL re-checks the condition after the
     first committer releases the row lock; SQLite runs one writer at a time)."""
@@ -87,7 +85,7 @@ async def claim(
     return result.rowcount == 1
 
 
-async def projects_with_active_policy(conn: AsyncConnection) -> list[int]:
+async def projects_with_active_policy(conn: Connection) -> list[int]:
     rows = await conn.execute(
         select(policies.c.project_id)
         .where(policies.c.next_run_at.is_not(None))
@@ -107,7 +105,7 @@ def _installable(project_id: int) -> Any:
     )
 
 
-async def candidate_packages(conn: AsyncConnection, project_id: int) -> list[PackageRow]:
+async def candidate_packages(conn: Connection, project_id: int) -> list[PackageRow]:
     protected = protection_applies(
         packages.c.project_id, packages.c.name, action="delete", below=None
     ).label("delete_protected")
@@ -129,7 +127,7 @@ async def candidate_packages(conn: AsyncConnection, project_id: int) -> list[Pac
     ]
 
 
-async def duplicated_files(conn: AsyncConnection, project_id: int, keep_n: int) -> list[FileRow]:
+async def duplicated_files(conn: Connection, project_id: int, keep_n: int) -> list[FileRow]:
     """Live files of the project's installable packages in (package, file name) groups
     of more than ``keep_n`` files: the only ones keep_n_duplicated can touch."""
     live = and_(package_files.c.status == FileStatus.default, _installable(project_id))
@@ -156,7 +154,7 @@ async def duplicated_files(conn: AsyncConnection, project_id: int, keep_n: int) 
     return [FileRow(r.id, r.package_id, r.file_name) for r in rows]
 
 
-async def mark_packages(conn: AsyncConnection, package_ids: Sequence[int], now: datetime) -> int:
+async def mark_packages(conn: Connection, package_ids: Sequence[int], now: datetime) -> int:
     """Mark packages and all their files pending destruction, as the Packages API delete
     does. Only packages still installable change (a run never resurrects or re-marks)."""
     marked = 0
@@ -179,7 +177,7 @@ async def mark_packages(conn: AsyncConnection, package_ids: Sequence[int], now: 
     return marked
 
 
-async def mark_files(conn: AsyncConnection, file_ids: Sequence[int], now: datetime) -> int:
+async def mark_files(conn: Connection, file_ids: Sequence[int], now: datetime) -> int:
     marked = 0
     for start in range(0, len(file_ids), BATCH):
         result = await conn.execute(

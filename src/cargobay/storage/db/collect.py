@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.models import FileStatus, PackageStatus
 from cargobay.storage.blobs.base import BlobLocation
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.policies import dialect_insert
 from cargobay.storage.db.tables import (
     blobs,
@@ -30,7 +30,7 @@ from cargobay.storage.db.tables import (
 # ---------------------------------------------------------------- purging rows
 
 
-async def purge_pending_files(conn: AsyncConnection, limit: int) -> int:
+async def purge_pending_files(conn: Connection, limit: int) -> int:
     ids = (
         select(package_files.c.id)
         .where(package_files.c.status == FileStatus.pending_destruction)
@@ -50,7 +50,7 @@ def _no_files() -> Any:
     return ~exists().where(package_files.c.package_id == packages.c.id)
 
 
-async def purge_pending_packages(conn: AsyncConnection, limit: int) -> int:
+async def purge_pending_packages(conn: Connection, limit: int) -> int:
     """Packages pending destruction that no file row references any more."""
     gone = packages.c.status == PackageStatus.pending_destruction
     ids = [
@@ -64,7 +64,7 @@ async def purge_pending_packages(conn: AsyncConnection, limit: int) -> int:
     return int(result.rowcount)
 
 
-async def drop_unreferenced_blob_rows(conn: AsyncConnection, limit: int) -> list[BlobLocation]:
+async def drop_unreferenced_blob_rows(conn: Connection, limit: int) -> list[BlobLocation]:
     """Delete up to ``limit`` blob rows no file references; return where their bytes are."""
     unreferenced = ~exists().where(package_files.c.file_sha256 == blobs.c.sha256)
     ids = select(blobs.c.sha256).where(unreferenced).limit(limit).scalar_subquery()
@@ -76,9 +76,7 @@ async def drop_unreferenced_blob_rows(conn: AsyncConnection, limit: int) -> list
     return [BlobLocation(r.sha256, r.storage_key) for r in result]
 
 
-async def known_locations(
-    conn: AsyncConnection, locations: Sequence[BlobLocation]
-) -> set[BlobLocation]:
+async def known_locations(conn: Connection, locations: Sequence[BlobLocation]) -> set[BlobLocation]:
     """Which of these locations a blob row names (so their bytes are not garbage)."""
     found: set[BlobLocation] = set()
     by_digest = [loc.sha256 for loc in locations if loc.key is None]
@@ -102,7 +100,7 @@ async def known_locations(
 # ---------------------------------------------------------------- scheduled tasks
 
 
-async def ensure_task(conn: AsyncConnection, name: str, first_run_at: datetime) -> None:
+async def ensure_task(conn: Connection, name: str, first_run_at: datetime) -> None:
     await conn.execute(
         dialect_insert(conn, scheduled_tasks)
         .values(name=name, next_run_at=first_run_at)
@@ -110,9 +108,7 @@ async def ensure_task(conn: AsyncConnection, name: str, first_run_at: datetime) 
     )
 
 
-async def claim_task(
-    conn: AsyncConnection, name: str, now: datetime, next_run_at: datetime
-) -> bool:
+async def claim_task(conn: Connection, name: str, now: datetime, next_run_at: datetime) -> bool:
     """Take a due task: of several processes racing, one moves next_run_at on."""
     result = await conn.execute(
         update(scheduled_tasks)
@@ -122,7 +118,7 @@ async def claim_task(
     return result.rowcount == 1
 
 
-async def finish_task(conn: AsyncConnection, name: str, now: datetime, result: str) -> None:
+async def finish_task(conn: Connection, name: str, now: datetime, result: str) -> None:
     await conn.execute(
         update(scheduled_tasks)
         .where(scheduled_tasks.c.name == name)
@@ -130,7 +126,7 @@ async def finish_task(conn: AsyncConnection, name: str, now: datetime, result: s
     )
 
 
-async def task_row(conn: AsyncConnection, name: str) -> Any:
+async def task_row(conn: Connection, name: str) -> Any:
     return (
         await conn.execute(select(scheduled_tasks).where(scheduled_tasks.c.name == name))
     ).first()

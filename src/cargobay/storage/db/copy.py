@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Table, delete, func, insert, select, text, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cargobay.storage.db.database import Database
+from cargobay.storage.db.database import Connection, Database
 from cargobay.storage.db.tables import metadata
 
 BATCH = 1000
@@ -48,7 +47,7 @@ def _key_of(table: Table, row: Any) -> tuple[Any, ...]:
 
 
 async def _batches(
-    conn: AsyncConnection, table: Table, columns: Sequence[Any]
+    conn: Connection, table: Table, columns: Sequence[Any]
 ) -> AsyncIterator[list[Any]]:
     """All rows of ``columns``, in key order, BATCH at a time (keyset pagination)."""
     key_columns = _key_columns(table)
@@ -72,7 +71,7 @@ def _matching(table: Table, keys: Sequence[tuple[Any, ...]]) -> Any:
 
 
 async def sync_tables(
-    source: AsyncConnection, target: Database, say: Callable[[str], None]
+    source: Connection, target: Database, say: Callable[[str], None]
 ) -> list[TableSync]:
     tables = list(metadata.sorted_tables)
     report = {t.name: TableSync(t.name) for t in tables}
@@ -135,7 +134,7 @@ async def reset_sequences(target: Database) -> None:
             )
 
 
-async def table_digest(conn: AsyncConnection, table: Table) -> tuple[int, str]:
+async def table_digest(conn: Connection, table: Table) -> tuple[int, str]:
     """(rows, sha256 over every row in key order): equal on both sides when the copy is
     complete, whatever the engine."""
     digest = hashlib.sha256()
@@ -147,7 +146,7 @@ async def table_digest(conn: AsyncConnection, table: Table) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-async def differences(source: AsyncConnection, target: Database) -> list[str]:
+async def differences(source: Connection, target: Database) -> list[str]:
     """Tables whose rows differ between the source and the target."""
     found = []
     async with target.read() as conn:
@@ -158,5 +157,5 @@ async def differences(source: AsyncConnection, target: Database) -> list[str]:
     return found
 
 
-async def row_count(conn: AsyncConnection, table: Table) -> int:
+async def row_count(conn: Connection, table: Table) -> int:
     return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())

@@ -4,22 +4,125 @@ SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write
 transactions. A deferred transaction that later wants to write can fail at once with
 SQLITE_BUSY instead of waiting; taking the write lock up front makes concurrent writers
 queue on the busy timeout instead.
+
+SQLite reads run inline, on the event loop's own thread, through a synchronous
+connection pool: a WAL reader never waits for a lock, and an indexed lookup takes
+microseconds, far less than a hop to aiosqlite's connection thread and back (under 64
+concurrent requests those hops, and the GIL hand-offs behind them, cost milliseconds
+each). Writes, which may wait on the write lock and fsync, stay on aiosqlite's thread.
+Inline connections are ``query_only``: a read transaction that tries to write fails
+instead of blocking the loop.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVarTuple, overload
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection as SyncConnection
+from sqlalchemy import (
+    CursorResult,
+    Dialect,
+    Engine,
+    Executable,
+    Select,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.selectable import TypedReturnsRows
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+_Ts = TypeVarTuple("_Ts")
+
+
+class Connection(Protocol):
+    """What services and repositories use of a transaction's connection: an
+    ``AsyncConnection``, or an ``InlineConnection`` for SQLite reads."""
+
+    @property
+    def dialect(self) -> Dialect: ...
+
+    @overload
+    async def execute(
+        self, statement: TypedReturnsRows[*_Ts], parameters: Any = None
+    ) -> CursorResult[*_Ts]: ...
+
+    @overload
+    async def execute(
+        self, statement: Executable, parameters: Any = None
+    ) -> CursorResult[*tuple[Any, ...]]: ...
+
+
+class InlineConnection:
+    """A synchronous connection behind the awaitable ``execute`` of ``AsyncConnection``:
+    the statement runs at once, on the calling thread."""
+
+    def __init__(self, conn: SyncConnection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return self._conn.execute(statement, parameters)
+
+
+class Prepared:
+    """A SELECT run straight on the driver, for the statement on the path of every
+    download: there SQLAlchemy's per-execution work (finding a large statement's compiled
+    form, processing each parameter and column) costs more than SQLite's. Compiled once
+    per dialect; parameters and columns go through the type processors SQLAlchemy would
+    apply, so values look the same as from ``execute``."""
+
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._forms: dict[str, _Form] = {}
+
+    def form(self, dialect: Dialect) -> _Form:
+        form = self._forms.get(dialect.name)
+        if form is None:
+            form = self._forms[dialect.name] = _Form(self.statement, dialect)
+        return form
+
+
+class _Form:
+    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
+        compiled = statement.compile(dialect=dialect)
+        self.sql = str(compiled)
+        self.names = tuple(compiled.positiontup or ())
+        self.defaults = {
+            name: bind.value for name, bind in compiled.binds.items() if not bind.required
+        }
+        self.binders = [
+            compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
+            for name in self.names
+        ]
+        columns = list(statement.selected_columns)
+        self.keys = [str(column.key) for column in columns]
+        self.readers = [
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
+        ]
+
+    def parameters(self, values: dict[str, Any]) -> list[Any]:
+        merged = {**self.defaults, **values}
+        return [
+            merged[name] if binder is None else binder(merged[name])
+            for name, binder in zip(self.names, self.binders, strict=True)
+        ]
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        return {
+            key: value if reader is None or value is None else reader(value)
+            for key, reader, value in zip(self.keys, self.readers, raw, strict=True)
+        }
 
 
 def async_url(url: str) -> str:
@@ -34,26 +137,71 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
-        options: dict[str, Any] = {}
+        # A connection returned to a full pool is closed: size it for the concurrency
+        # expected, or every burst reopens connections (and, on SQLite, threads).
+        options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
+        self.inline: Engine | None = None
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+                # Never blocks on checkout (unbounded overflow): blocking would stall
+                # the event loop. Only reads that suspend mid-transaction hold more
+                # than one connection at a time.
+                self.inline = create_engine(
+                    make_url(self.url).set(drivername="sqlite+pysqlite"),
+                    pool_size=pool_size,
+                    max_overflow=-1,
+                    connect_args={"timeout": 30, "check_same_thread": False},
+                )
+                _configure_sqlite(self.inline, query_only=True)
         else:
-            options.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
         if self.is_sqlite:
-            _configure_sqlite(self.engine)
+            _configure_sqlite(self.engine.sync_engine, query_only=False)
 
     @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (a consistent snapshot on both engines)."""
+    async def read(self) -> AsyncIterator[Connection]:
+        """A read-only transaction (a consistent snapshot on both engines), for lookups
+        by key: on SQLite it runs inline, on the event loop's thread."""
+        if self.inline is not None:
+            with self.inline.connect() as sync_conn, sync_conn.begin():
+                yield InlineConnection(sync_conn)
+            return
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
+    async def scan(self) -> AsyncIterator[Connection]:
+        """A read-only transaction for statements whose cost grows with the data (list
+        pages and their counts, previews): on SQLite it runs on aiosqlite's thread, so
+        a count over 100,000 rows does not hold up every other request of the process."""
+        async with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    async def first(self, prepared: Prepared, values: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row of one prepared SELECT, by column key, in a snapshot of its own
+        (one statement needs no transaction around it): no thread hop on SQLite, one
+        round trip on PostgreSQL."""
+        if self.inline is not None:
+            form = prepared.form(self.inline.dialect)
+            pooled = self.inline.raw_connection()
+            try:
+                driver: Any = pooled.driver_connection  # sqlite3.Connection
+                found = driver.execute(form.sql, form.parameters(values)).fetchone()
+            finally:
+                pooled.close()
+        else:
+            async with self.engine.connect() as conn:
+                form = prepared.form(conn.dialect)
+                asyncpg: Any = (await conn.get_raw_connection()).driver_connection
+                found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
+        return None if found is None else form.row(found)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Connection]:
         """A write transaction, committed when the block exits without an exception."""
         async with self.engine.connect() as conn:
             conn = await conn.execution_options(cargobay_write=True)
@@ -61,6 +209,8 @@ class Database:
                 yield conn
 
     async def dispose(self) -> None:
+        if self.inline is not None:
+            self.inline.dispose()
         await self.engine.dispose()
 
 
@@ -69,7 +219,7 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"cargobay:{name}".encode()).digest()[:8], signed=True)
 
 
-async def lock_exclusively(conn: AsyncConnection, name: str, *, wait: bool = True) -> bool:
+async def lock_exclusively(conn: Connection, name: str, *, wait: bool = True) -> bool:
     """Take the transaction-scoped lock ``name``, for work that must not run twice at
     once across processes and machines (first-start bootstrap, migrations, scheduled
     work). PostgreSQL: an advisory lock released at commit or rollback; ``wait=False``
@@ -82,8 +232,8 @@ async def lock_exclusively(conn: AsyncConnection, name: str, *, wait: bool = Tru
     return wait or bool(result.scalar())
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def _configure_sqlite(engine: Engine, *, query_only: bool) -> None:
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Let us emit BEGIN ourselves (the pysqlite/aiosqlite default is wrong for us).
         dbapi_conn.isolation_level = None
@@ -92,9 +242,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=FULL")  # a 201 means the row survives power loss
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if query_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:
         write = conn.get_execution_options().get("cargobay_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to the driver: SQLAlchemy's statement machinery costs more than BEGIN.
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        cursor.close()

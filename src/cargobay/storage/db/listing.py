@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.models import DISPLAYABLE, FileStatus, PackageStatus, PackageType
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import (
     ci_pipelines,
     package_build_infos,
@@ -91,7 +91,7 @@ ORDER_COLUMNS = {
 
 
 async def page_of(
-    conn: AsyncConnection,
+    conn: Connection,
     query: Select[Any],
     order: Sequence[Any],
     *,
@@ -133,7 +133,7 @@ def _pipeline_columns() -> list[Any]:
     ]
 
 
-async def last_pipelines(conn: AsyncConnection, package_ids: Sequence[int]) -> dict[int, Any]:
+async def last_pipelines(conn: Connection, package_ids: Sequence[int]) -> dict[int, Any]:
     """The pipeline of each package's newest build info (the entity's ``pipeline``)."""
     if not package_ids:
         return {}
@@ -151,7 +151,7 @@ async def last_pipelines(conn: AsyncConnection, package_ids: Sequence[int]) -> d
     return {row._mapping["package_id"]: row._mapping for row in rows}
 
 
-async def pipelines_by_id(conn: AsyncConnection, pipeline_ids: Sequence[int]) -> dict[int, Any]:
+async def pipelines_by_id(conn: Connection, pipeline_ids: Sequence[int]) -> dict[int, Any]:
     if not pipeline_ids:
         return {}
     rows = await conn.execute(
@@ -163,7 +163,7 @@ async def pipelines_by_id(conn: AsyncConnection, pipeline_ids: Sequence[int]) ->
 
 
 async def package_pipelines(
-    conn: AsyncConnection, package_id: int, *, before: int | None, limit: int
+    conn: Connection, package_id: int, *, before: int | None, limit: int
 ) -> list[Any]:
     """Distinct pipelines that built a package, newest first, keyset on pipeline id."""
     query = (
@@ -184,7 +184,7 @@ async def package_pipelines(
     return [row._mapping for row in await conn.execute(query)]
 
 
-async def other_versions(conn: AsyncConnection, package: Any) -> list[Any]:
+async def other_versions(conn: Connection, package: Any) -> list[Any]:
     """Other displayable packages with the same name and type, ordered by version."""
     rows = await conn.execute(
         select(packages)

@@ -19,17 +19,17 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.features import INSTANCE, NAMESPACE, PROJECT, Gate
 from cargobay.domain.models import PackageType, Project
-from cargobay.storage.db.repository import namespace_paths
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import (
     feature_gates,
     namespaces,
@@ -41,7 +41,7 @@ rules = package_protection_rules
 DEFAULT_PLAN = "default"
 
 
-def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
+def dialect_insert(conn: Connection, table: Any) -> Any:
     """INSERT with ON CONFLICT clauses, in the connection's dialect."""
     return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
 
@@ -50,7 +50,7 @@ def dialect_insert(conn: AsyncConnection, table: Any) -> Any:
 
 
 async def update_duplicate_settings(
-    conn: AsyncConnection, namespace_id: int, values: dict[str, Any], now: datetime
+    conn: Connection, namespace_id: int, values: dict[str, Any], now: datetime
 ) -> None:
     await conn.execute(
         update(namespaces).where(namespaces.c.id == namespace_id).values(**values, updated_at=now)
@@ -95,26 +95,26 @@ def protection_applies(
 
 
 async def is_protected(
-    conn: AsyncConnection, project_id: int, package_name: str, *, action: str, level: int
+    conn: Connection, project_id: int, package_name: str, *, action: str, level: int
 ) -> bool:
     query = select(protection_applies(project_id, package_name, action=action, below=level))
     return bool((await conn.execute(query)).scalar())
 
 
-async def list_rules(conn: AsyncConnection, project_id: int) -> list[Row[Any]]:
+async def list_rules(conn: Connection, project_id: int) -> list[Row[Any]]:
     rows = await conn.execute(
         select(rules).where(rules.c.project_id == project_id).order_by(rules.c.id)
     )
     return list(rows)
 
 
-async def find_rule(conn: AsyncConnection, project_id: int, rule_id: int) -> Row[Any] | None:
+async def find_rule(conn: Connection, project_id: int, rule_id: int) -> Row[Any] | None:
     query = select(rules).where(rules.c.project_id == project_id, rules.c.id == rule_id)
     return (await conn.execute(query)).first()
 
 
 async def rule_taken(
-    conn: AsyncConnection,
+    conn: Connection,
     project_id: int,
     package_type: int,
     pattern: str,
@@ -131,13 +131,13 @@ async def rule_taken(
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def insert_rule(conn: AsyncConnection, **values: Any) -> Row[Any]:
+async def insert_rule(conn: Connection, **values: Any) -> Row[Any]:
     result = await conn.execute(insert(rules).values(**values).returning(rules))
     row: Row[Any] = result.one()
     return row
 
 
-async def update_rule(conn: AsyncConnection, rule_id: int, **values: Any) -> Row[Any]:
+async def update_rule(conn: Connection, rule_id: int, **values: Any) -> Row[Any]:
     result = await conn.execute(
         update(rules).where(rules.c.id == rule_id).values(**values).returning(rules)
     )
@@ -145,49 +145,65 @@ async def update_rule(conn: AsyncConnection, rule_id: int, **values: Any) -> Row
     return row
 
 
-async def delete_rule(conn: AsyncConnection, rule_id: int) -> None:
+async def delete_rule(conn: Connection, rule_id: int) -> None:
     await conn.execute(delete(rules).where(rules.c.id == rule_id))
 
 
 # ---------------------------------------------------------------- feature flags
 
 
-def gate_for(feature: str, project: Project) -> Any:
+def sql_literal(value: str | int) -> ColumnElement[Any]:
+    """A constant written into the SQL text rather than bound: statements on hot paths
+    then bind only what varies, and SQLite plans with the value in view."""
+    if isinstance(value, int):
+        return literal_column(str(int(value)))
+    return literal_column("'" + value.replace("'", "''") + "'")
+
+
+def is_ancestor(namespace_path: ColumnElement[str], project_path: Any) -> ColumnElement[bool]:
+    """The namespace at ``namespace_path`` holds the project at ``project_path``, directly
+    or through subgroups. ``project_path`` may be a value or a column."""
+    one = sql_literal(1)
+    return func.substr(project_path, one, func.length(namespace_path) + one) == (
+        namespace_path.concat(sql_literal("/"))
+    )
+
+
+def gate_for(feature: str, project_id: Any, project_path: Any) -> Any:
     """The enabled value of the most specific gate for a project, as a scalar subquery:
-    the project's gate, then the nearest namespace's, then the instance's; NULL if none."""
+    the project's gate, then the nearest namespace's, then the instance's; NULL if none.
+    ``project_id`` and ``project_path`` may be values or columns (a correlated use)."""
     gate_namespace = namespaces.alias("gate_namespace")
     scope = feature_gates.c.scope
-    above = namespace_paths(project.full_path)
+    project, namespace, instance = (sql_literal(s) for s in (PROJECT, NAMESPACE, INSTANCE))
     applies = or_(
-        and_(scope == PROJECT, feature_gates.c.scope_id == project.id),
-        and_(scope == NAMESPACE, gate_namespace.c.full_path.in_(above)),
-        scope == INSTANCE,
+        and_(scope == project, feature_gates.c.scope_id == project_id),
+        and_(scope == namespace, is_ancestor(gate_namespace.c.full_path, project_path)),
+        scope == instance,
     )
     return (
         select(feature_gates.c.enabled)
         .select_from(
             feature_gates.outerjoin(
                 gate_namespace,
-                and_(scope == NAMESPACE, gate_namespace.c.id == feature_gates.c.scope_id),
+                and_(scope == namespace, gate_namespace.c.id == feature_gates.c.scope_id),
             )
         )
-        .where(feature_gates.c.feature == feature, applies)
+        .where(feature_gates.c.feature == sql_literal(feature), applies)
         .order_by(
-            case((scope == PROJECT, 0), (scope == NAMESPACE, 1), else_=2),
+            case(
+                (scope == project, sql_literal(0)),
+                (scope == namespace, sql_literal(1)),
+                else_=sql_literal(2),
+            ),
             func.length(gate_namespace.c.full_path).desc(),
         )
-        .limit(1)
+        .limit(sql_literal(1))
         .scalar_subquery()
     )
 
 
-async def feature_enabled(conn: AsyncConnection, feature: str, project: Project) -> bool | None:
-    """The deciding gate's value for a project, or None (no gate: the flag's default)."""
-    value = (await conn.execute(select(gate_for(feature, project)))).scalar()
-    return None if value is None else bool(value)
-
-
-async def gates(conn: AsyncConnection, feature: str | None = None) -> list[tuple[str, Gate]]:
+async def gates(conn: Connection, feature: str | None = None) -> list[tuple[str, Gate]]:
     """(feature, gate) pairs, with each actor's Flipper id."""
     query = (
         select(feature_gates, namespaces.c.kind)
@@ -214,7 +230,7 @@ async def gates(conn: AsyncConnection, feature: str | None = None) -> list[tuple
 
 
 async def set_gate(
-    conn: AsyncConnection, feature: str, scope: str, scope_id: int, enabled: bool, now: datetime
+    conn: Connection, feature: str, scope: str, scope_id: int, enabled: bool, now: datetime
 ) -> None:
     changed = await conn.execute(
         update(feature_gates)
@@ -238,7 +254,7 @@ async def set_gate(
         )
 
 
-async def delete_gates(conn: AsyncConnection, feature: str) -> int:
+async def delete_gates(conn: Connection, feature: str) -> int:
     result = await conn.execute(delete(feature_gates).where(feature_gates.c.feature == feature))
     return int(result.rowcount)
 
@@ -254,13 +270,13 @@ def _max_file_size() -> Any:
     )
 
 
-async def max_file_size(conn: AsyncConnection) -> int | None:
+async def max_file_size(conn: Connection) -> int | None:
     """The stored generic_packages_max_file_size, or None (the setting's default)."""
     value = (await conn.execute(select(_max_file_size()))).scalar()
     return None if value is None else int(value)
 
 
-async def set_max_file_size(conn: AsyncConnection, size: int, now: datetime) -> None:
+async def set_max_file_size(conn: Connection, size: int, now: datetime) -> None:
     statement = (
         dialect_insert(conn, plan_limits)
         .values(plan_name=DEFAULT_PLAN, generic_packages_max_file_size=size, updated_at=now)
@@ -283,13 +299,13 @@ class UploadPolicy:
 
 
 async def upload_policy(
-    conn: AsyncConnection, project: Project, package_name: str, push_level: int
+    conn: Connection, project: Project, package_name: str, push_level: int
 ) -> UploadPolicy:
     """The size limit, the generic_packages flag and push protection, in one statement:
     an upload pays one round trip for all of its policies."""
     query = select(
         _max_file_size().label("max_file_size"),
-        gate_for("generic_packages", project).label("enabled"),
+        gate_for("generic_packages", project.id, project.full_path).label("enabled"),
         protection_applies(project.id, package_name, action="push", below=push_level).label(
             "protected"
         ),

@@ -6,15 +6,27 @@ the database. Rows become the frozen records of domain.models.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Row, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Date,
+    Row,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from cargobay.domain.features import GENERIC_PACKAGES
 from cargobay.domain.models import (
     INSTALLABLE,
     DeployToken,
@@ -30,6 +42,8 @@ from cargobay.domain.models import (
     Visibility,
 )
 from cargobay.storage.blobs.base import StoredBlob
+from cargobay.storage.db.database import Connection, Database, Prepared
+from cargobay.storage.db.policies import gate_for, is_ancestor, sql_literal
 from cargobay.storage.db.tables import (
     blobs,
     ci_jobs,
@@ -48,13 +62,39 @@ from cargobay.storage.db.tables import (
 # ---------------------------------------------------------------- row conversion
 
 
-def to_user(row: Row[Any]) -> User:
-    m = row._mapping
-    return User(m["id"], m["username"], m["name"], m["is_admin"], m["state"], m["bot"])
+def _mapping(row: Row[Any] | Mapping[str, Any]) -> Mapping[str, Any]:
+    return cast(Mapping[str, Any], row._mapping if isinstance(row, Row) else row)
 
 
-def to_project(row: Row[Any]) -> Project:
-    m = row._mapping
+# The columns the records below are made of (a query that selects only these is enough).
+USER_COLUMNS = ("id", "username", "name", "is_admin", "state", "bot")
+PROJECT_COLUMNS = (
+    "id",
+    "namespace_id",
+    "name",
+    "path",
+    "full_path",
+    "visibility",
+    "package_registry_access_level",
+    "created_at",
+)
+
+
+def to_user(row: Row[Any] | Mapping[str, Any], prefix: str = "") -> User:
+    """``prefix``: the row's user columns are labelled ``<prefix><name>``."""
+    m = _mapping(row)
+    return User(
+        m[f"{prefix}id"],
+        m[f"{prefix}username"],
+        m[f"{prefix}name"],
+        m[f"{prefix}is_admin"],
+        m[f"{prefix}state"],
+        m[f"{prefix}bot"],
+    )
+
+
+def to_project(row: Row[Any] | Mapping[str, Any]) -> Project:
+    m = _mapping(row)
     return Project(
         id=m["id"],
         namespace_id=m["namespace_id"],
@@ -67,37 +107,43 @@ def to_project(row: Row[Any]) -> Project:
     )
 
 
-def to_package(row: Row[Any]) -> Package:
-    m = row._mapping
+def to_package(row: Row[Any] | Mapping[str, Any], prefix: str = "") -> Package:
+    """``prefix``: the row's package columns are labelled ``<prefix><name>``."""
+    m = _mapping(row)
     return Package(
-        id=m["id"],
-        project_id=m["project_id"],
-        name=m["name"],
-        version=m["version"],
-        package_type=PackageType(m["package_type"]),
-        status=PackageStatus(m["status"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        last_downloaded_at=m["last_downloaded_at"],
+        id=m[f"{prefix}id"],
+        project_id=m[f"{prefix}project_id"],
+        name=m[f"{prefix}name"],
+        version=m[f"{prefix}version"],
+        package_type=PackageType(m[f"{prefix}package_type"]),
+        status=PackageStatus(m[f"{prefix}status"]),
+        created_at=m[f"{prefix}created_at"],
+        updated_at=m[f"{prefix}updated_at"],
+        last_downloaded_at=m[f"{prefix}last_downloaded_at"],
     )
 
 
-def to_file(row: Row[Any]) -> PackageFile:
-    m = row._mapping
+def to_file(row: Row[Any] | Mapping[str, Any], prefix: str = "") -> PackageFile:
+    """``prefix``: the row's file columns are labelled ``<prefix><name>``."""
+    m = _mapping(row)
     return PackageFile(
-        id=m["id"],
-        package_id=m["package_id"],
-        file_name=m["file_name"],
-        size=m["size"],
-        file_md5=m["file_md5"],
-        file_sha1=m["file_sha1"],
-        file_sha256=m["file_sha256"],
-        status=FileStatus(m["status"]),
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        pipeline_id=m["pipeline_id"],
+        id=m[f"{prefix}id"],
+        package_id=m[f"{prefix}package_id"],
+        file_name=m[f"{prefix}file_name"],
+        size=m[f"{prefix}size"],
+        file_md5=m[f"{prefix}file_md5"],
+        file_sha1=m[f"{prefix}file_sha1"],
+        file_sha256=m[f"{prefix}file_sha256"],
+        status=FileStatus(m[f"{prefix}status"]),
+        created_at=m[f"{prefix}created_at"],
+        updated_at=m[f"{prefix}updated_at"],
+        pipeline_id=m[f"{prefix}pipeline_id"],
         blob_key=m.get("storage_key"),
     )
+
+
+def _labelled(table: Any, prefix: str) -> list[Any]:
+    return [column.label(f"{prefix}{column.name}") for column in table.c]
 
 
 def select_files_with_blob_key() -> Any:
@@ -114,23 +160,27 @@ def _scopes(text: str) -> frozenset[str]:
 # ---------------------------------------------------------------- credentials
 
 
-async def find_personal_access_token(conn: AsyncConnection, token_digest: str) -> Any:
-    query = (
-        select(
-            personal_access_tokens.c.id.label("token_id"),
-            personal_access_tokens.c.scopes,
-            personal_access_tokens.c.expires_at,
-            personal_access_tokens.c.revoked,
-            users,
-        )
-        .join(users, users.c.id == personal_access_tokens.c.user_id)
-        .where(personal_access_tokens.c.token_digest == token_digest)
+# Statements on the path of every authenticated request are built once, here: building a
+# statement costs more than running it (SQLAlchemy then finds it in its compiled cache).
+_ACCESS_TOKEN = (
+    select(
+        personal_access_tokens.c.id.label("token_id"),
+        personal_access_tokens.c.scopes,
+        personal_access_tokens.c.expires_at,
+        personal_access_tokens.c.revoked,
+        users,
     )
-    return (await conn.execute(query)).first()
+    .join(users, users.c.id == personal_access_tokens.c.user_id)
+    .where(personal_access_tokens.c.token_digest == bindparam("digest"))
+)
+
+
+async def find_personal_access_token(conn: Connection, token_digest: str) -> Any:
+    return (await conn.execute(_ACCESS_TOKEN, {"digest": token_digest})).first()
 
 
 async def find_deploy_token(
-    conn: AsyncConnection, token_digest: str, now: datetime
+    conn: Connection, token_digest: str, now: datetime
 ) -> DeployToken | None:
     row = (
         await conn.execute(
@@ -149,7 +199,7 @@ async def find_deploy_token(
     )
 
 
-async def find_job(conn: AsyncConnection, token_digest: str) -> tuple[Job, str, User | None] | None:
+async def find_job(conn: Connection, token_digest: str) -> tuple[Job, str, User | None] | None:
     """The job with this token, its status, and the user who runs it."""
     row = (
         await conn.execute(
@@ -178,14 +228,27 @@ async def find_job(conn: AsyncConnection, token_digest: str) -> tuple[Job, str, 
 # ---------------------------------------------------------------- projects and access
 
 
-async def find_project(conn: AsyncConnection, id_or_path: str) -> Project | None:
+_PROJECT_BY_ID = projects.c.id == bindparam("project_id")
+_PROJECT_BY_PATH = func.lower(projects.c.full_path) == bindparam("path")
+
+
+def _project_ref(id_or_path: str) -> tuple[bool, dict[str, Any]]:
     """``:id`` is a numeric id or a (decoded) full path, compared case-insensitively as
-    GitLab routes do."""
+    GitLab routes do: (by id?, bind values)."""
     if id_or_path.isdigit():
-        condition = projects.c.id == int(id_or_path)
-    else:
-        condition = func.lower(projects.c.full_path) == id_or_path.lower()
-    row = (await conn.execute(select(projects).where(condition))).first()
+        return True, {"project_id": int(id_or_path)}
+    return False, {"path": id_or_path.lower()}
+
+
+_FIND_PROJECT = {
+    by_id: select(projects).where(_PROJECT_BY_ID if by_id else _PROJECT_BY_PATH)
+    for by_id in (True, False)
+}
+
+
+async def find_project(conn: Connection, id_or_path: str) -> Project | None:
+    by_id, values = _project_ref(id_or_path)
+    row = (await conn.execute(_FIND_PROJECT[by_id], values)).first()
     return to_project(row) if row else None
 
 
@@ -200,21 +263,79 @@ def namespace_paths(project_full_path: str) -> list[str]:
     return path_and_ancestors(project_full_path)[:-1]
 
 
-async def access_level(conn: AsyncConnection, user_id: int, project: Project, today: date) -> int:
-    """The user's effective role on a project: the highest of a direct project membership
-    and memberships of the project's namespace and every ancestor group."""
-    ancestors = select(namespaces.c.id).where(
-        namespaces.c.full_path.in_(namespace_paths(project.full_path))
+def member_level(user_id: Any, project_id: Any, project_path: Any, today: Any) -> Any:
+    """The user's effective role on a project, as a scalar subquery (0: none): the
+    highest of a direct project membership and memberships of the project's namespace
+    and every ancestor group. Arguments may be values or columns (a correlated use)."""
+    namespace = namespaces.alias("member_namespace")
+    return (
+        select(func.coalesce(func.max(members.c.access_level), sql_literal(0)))
+        .select_from(members.outerjoin(namespace, namespace.c.id == members.c.namespace_id))
+        .where(
+            members.c.user_id == user_id,
+            or_(members.c.expires_at.is_(None), members.c.expires_at > today),
+            or_(
+                members.c.project_id == project_id,
+                is_ancestor(namespace.c.full_path, project_path),
+            ),
+        )
+        .scalar_subquery()
     )
-    query = select(func.max(members.c.access_level)).where(
-        members.c.user_id == user_id,
-        or_(members.c.project_id == project.id, members.c.namespace_id.in_(ancestors)),
-        or_(members.c.expires_at.is_(None), members.c.expires_at > today),
-    )
-    return (await conn.execute(query)).scalar() or 0
 
 
-async def deploy_token_covers(conn: AsyncConnection, token: DeployToken, project: Project) -> bool:
+async def access_level(conn: Connection, user_id: int, project: Project, today: date) -> int:
+    query = select(member_level(user_id, project.id, project.full_path, today))
+    return int((await conn.execute(query)).scalar() or 0)
+
+
+def _project_access_query(*, by_id: bool, with_user: bool) -> Any:
+    generic_gate = gate_for(GENERIC_PACKAGES.name, projects.c.id, projects.c.full_path)
+    query = select(projects, generic_gate.label("generic_gate"))
+    if with_user:
+        level = member_level(
+            bindparam("user_id"),
+            projects.c.id,
+            projects.c.full_path,
+            bindparam("today", type_=Date),
+        )
+        query = query.add_columns(level.label("member_level"))
+    return query.where(_PROJECT_BY_ID if by_id else _PROJECT_BY_PATH)
+
+
+_PROJECT_ACCESS = {
+    (by_id, with_user): _project_access_query(by_id=by_id, with_user=with_user)
+    for by_id in (True, False)
+    for with_user in (True, False)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFacts:
+    """A project with what deciding access to it needs, read in one statement."""
+
+    project: Project
+    member_level: int  # the user's effective role (0: none, or no user)
+    generic_gate: bool | None  # the deciding generic_packages gate (None: no gate)
+
+
+async def project_facts(
+    conn: Connection, id_or_path: str, user_id: int | None, today: date
+) -> ProjectFacts | None:
+    by_id, values = _project_ref(id_or_path)
+    if user_id is not None:
+        values.update(user_id=user_id, today=today)
+    query = _PROJECT_ACCESS[by_id, user_id is not None]
+    row = (await conn.execute(query, values)).first()
+    if row is None:
+        return None
+    m = row._mapping
+    gate = m["generic_gate"]
+    return ProjectFacts(
+        to_project(row), int(m.get("member_level") or 0), None if gate is None else bool(gate)
+    )
+
+
+async def deploy_token_covers(conn: Connection, token: DeployToken, project: Project) -> bool:
     if token.project_id is not None:
         return token.project_id == project.id
     if token.namespace_id is None:
@@ -227,9 +348,7 @@ async def deploy_token_covers(conn: AsyncConnection, token: DeployToken, project
     return path is not None and path in namespace_paths(project.full_path)
 
 
-async def namespace_duplicate_settings(
-    conn: AsyncConnection, namespace_id: int
-) -> tuple[bool, str]:
+async def namespace_duplicate_settings(conn: Connection, namespace_id: int) -> tuple[bool, str]:
     row = (
         await conn.execute(
             select(
@@ -245,7 +364,7 @@ async def namespace_duplicate_settings(
 
 
 async def find_package(
-    conn: AsyncConnection,
+    conn: Connection,
     project_id: int,
     name: str,
     version: str,
@@ -268,33 +387,185 @@ async def find_package(
         .order_by(packages.c.id.desc())
         .limit(1)
     )
+    if PackageStatus.pending_destruction not in statuses:
+        query = query.where(NOT_PENDING_DESTRUCTION)
     if for_update:
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return to_package(row) if row else None
 
 
-async def find_live_file(
-    conn: AsyncConnection, package_id: int, stored_name: str
-) -> PackageFile | None:
-    """The newest servable file with this stored name: same-name uploads append, and the
-    last one wins (spec §3 step 7)."""
-    row = (
-        await conn.execute(
-            select_files_with_blob_key()
-            .where(
-                package_files.c.package_id == package_id,
-                package_files.c.file_name == stored_name,
-                package_files.c.status == FileStatus.default,
-            )
-            .order_by(package_files.c.id.desc())
-            .limit(1)
+# The predicate of the partial unique index on (project, type, name, version), as literal
+# SQL: with it in a lookup's WHERE, SQLite and PostgreSQL can prove the index applies
+# (a bound parameter would not do), instead of scanning the project's packages.
+NOT_PENDING_DESTRUCTION = text("packages.status != 4")
+
+
+def _download_query() -> Any:
+    newest_package = (
+        select(packages.c.id)
+        .where(
+            packages.c.project_id == bindparam("project_id"),
+            packages.c.package_type == sql_literal(PackageType.generic),
+            packages.c.name == bindparam("name"),
+            packages.c.version == bindparam("version"),
+            # Literal values: a bound IN list is expanded at every execution, and SQLite
+            # plans an OR of bound equalities slowly.
+            packages.c.status.in_([sql_literal(s) for s in INSTALLABLE]),
+            NOT_PENDING_DESTRUCTION,
         )
-    ).first()
-    return to_file(row) if row else None
+        .order_by(packages.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    # Plain joins, newest file first: SQLite runs this in microseconds, where the same
+    # lookup as a correlated subquery in a LEFT JOIN's ON clause takes ~50 us.
+    return (
+        select(*_labelled(packages, "package_"), *_labelled(package_files, "file_"))
+        .add_columns(blobs.c.storage_key)
+        .join(package_files, package_files.c.package_id == packages.c.id)
+        .join(blobs, blobs.c.sha256 == package_files.c.file_sha256)
+        .where(
+            packages.c.id == newest_package,
+            package_files.c.file_name == bindparam("file_name"),
+            package_files.c.status == sql_literal(FileStatus.default),
+        )
+        .order_by(package_files.c.id.desc())
+        .limit(1)
+    )
 
 
-async def live_files(conn: AsyncConnection, package_id: int) -> list[PackageFile]:
+_DOWNLOAD = _download_query()
+
+
+async def find_download(
+    conn: Connection, project_id: int, name: str, version: str, stored_name: str
+) -> tuple[Package, PackageFile] | None:
+    """The newest installable package with this name and version and its newest
+    servable file with this stored name (same-name uploads append and the last one wins,
+    spec §3 step 7), in one statement. None: no such package, or no such file in it."""
+    values = {"project_id": project_id, "name": name, "version": version, "file_name": stored_name}
+    row = (await conn.execute(_DOWNLOAD, values)).first()
+    return None if row is None else (to_package(row, "package_"), to_file(row, "file_"))
+
+
+# ---------------------------------------------------------------- one-statement downloads
+
+
+def _download_lookup_query(*, by_id: bool, with_token: bool) -> Any:
+    candidate = packages.alias("candidate")
+    newest_package = (
+        select(candidate.c.id)
+        .where(
+            candidate.c.project_id == projects.c.id,
+            candidate.c.package_type == sql_literal(PackageType.generic),
+            candidate.c.name == bindparam("name"),
+            candidate.c.version == bindparam("version"),
+            candidate.c.status.in_([sql_literal(s) for s in INSTALLABLE]),
+            text("candidate.status != 4"),  # as NOT_PENDING_DESTRUCTION
+        )
+        .order_by(candidate.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    generic_gate = gate_for(GENERIC_PACKAGES.name, projects.c.id, projects.c.full_path)
+    columns = [
+        *(projects.c[name] for name in PROJECT_COLUMNS),
+        generic_gate.label("generic_gate"),
+        packages.c.id.label("package_id"),
+        packages.c.last_downloaded_at.label("package_last_downloaded_at"),
+        *_labelled(package_files, "file_"),
+        blobs.c.storage_key,
+    ]
+    source = (
+        projects.outerjoin(packages, packages.c.id == newest_package)
+        .outerjoin(
+            package_files,
+            and_(
+                package_files.c.package_id == packages.c.id,
+                package_files.c.file_name == bindparam("file_name"),
+                package_files.c.status == sql_literal(FileStatus.default),
+            ),
+        )
+        .outerjoin(blobs, blobs.c.sha256 == package_files.c.file_sha256)
+    )
+    if with_token:
+        today = bindparam("today", type_=Date)
+        columns += [
+            member_level(users.c.id, projects.c.id, projects.c.full_path, today).label(
+                "member_level"
+            ),
+            personal_access_tokens.c.id.label("token_id"),
+            personal_access_tokens.c.scopes.label("token_scopes"),
+            personal_access_tokens.c.expires_at.label("token_expires_at"),
+            personal_access_tokens.c.revoked.label("token_revoked"),
+            *(users.c[name].label(f"user_{name}") for name in USER_COLUMNS),
+        ]
+        source = source.outerjoin(
+            personal_access_tokens.join(users, users.c.id == personal_access_tokens.c.user_id),
+            personal_access_tokens.c.token_digest == bindparam("digest"),
+        )
+    return (
+        select(*columns)
+        .select_from(source)
+        .where(_PROJECT_BY_ID if by_id else _PROJECT_BY_PATH)
+        .order_by(package_files.c.id.desc())  # same-name uploads append: the last one wins
+        .limit(1)
+    )
+
+
+_DOWNLOAD_LOOKUP = {
+    (by_id, with_token): Prepared(_download_lookup_query(by_id=by_id, with_token=with_token))
+    for by_id in (True, False)
+    for with_token in (True, False)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadFacts:
+    """What one download needs, read in one statement (``download_lookup``)."""
+
+    project: ProjectFacts
+    token: Mapping[str, Any] | None  # token_*, user_<column>; None: no such token
+    # The newest installable package with the name and version, and when it was last
+    # downloaded; its newest servable file with the stored name.
+    package_id: int | None
+    last_downloaded_at: datetime | None
+    file: PackageFile | None
+
+
+async def download_lookup(
+    db: Database,
+    token_digest: str | None,
+    project_ref: str,
+    where: tuple[str, str, str],
+    today: date,
+) -> DownloadFacts | None:
+    """An access token (by digest) and its user, the project, the user's role there, the
+    project's generic_packages gate, the package and the file of a download, in one
+    statement: the round trip of an authenticated download. None: no such project.
+    ``where``: package name, version and stored file name."""
+    by_id, values = _project_ref(project_ref)
+    values.update(name=where[0], version=where[1], file_name=where[2])
+    if token_digest is not None:
+        values.update(digest=token_digest, today=today)
+    m = await db.first(_DOWNLOAD_LOOKUP[by_id, token_digest is not None], values)
+    if m is None:
+        return None
+    gate = m["generic_gate"]
+    project = ProjectFacts(
+        to_project(m), int(m.get("member_level") or 0), None if gate is None else bool(gate)
+    )
+    return DownloadFacts(
+        project,
+        m if m.get("token_id") is not None else None,
+        m["package_id"],
+        m["package_last_downloaded_at"],
+        to_file(m, "file_") if m["file_id"] is not None else None,
+    )
+
+
+async def live_files(conn: Connection, package_id: int) -> list[PackageFile]:
     rows = await conn.execute(
         select(package_files)
         .where(
@@ -305,14 +576,14 @@ async def live_files(conn: AsyncConnection, package_id: int) -> list[PackageFile
     return [to_file(r) for r in rows]
 
 
-def _insert_ignoring_conflicts(conn: AsyncConnection, table: Any) -> Any:
+def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
     dialect = conn.dialect.name
     statement = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
     return statement
 
 
 async def get_or_create_package(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     project_id: int,
     name: str,
@@ -349,14 +620,14 @@ async def get_or_create_package(
 
 
 async def set_package_status(
-    conn: AsyncConnection, package_id: int, status: PackageStatus, now: datetime
+    conn: Connection, package_id: int, status: PackageStatus, now: datetime
 ) -> None:
     await conn.execute(
         update(packages).where(packages.c.id == package_id).values(status=status, updated_at=now)
     )
 
 
-async def has_live_file_named(conn: AsyncConnection, package_id: int, stored_name: str) -> bool:
+async def has_live_file_named(conn: Connection, package_id: int, stored_name: str) -> bool:
     row = await conn.execute(
         select(package_files.c.id)
         .where(
@@ -369,7 +640,7 @@ async def has_live_file_named(conn: AsyncConnection, package_id: int, stored_nam
     return row.first() is not None
 
 
-async def record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) -> str | None:
+async def record_blob(conn: Connection, blob: StoredBlob, now: datetime) -> str | None:
     """Record a stored blob unless its content is known already; return the storage key
     the row holds. A key other than ``blob.key`` means this copy is redundant."""
     statement = (
@@ -403,7 +674,7 @@ async def record_blob(conn: AsyncConnection, blob: StoredBlob, now: datetime) ->
 
 
 async def insert_file(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     package_id: int,
     stored_name: str,
@@ -430,14 +701,14 @@ async def insert_file(
     return to_file(result.one())
 
 
-async def add_build_info(conn: AsyncConnection, package_id: int, pipeline_id: int) -> None:
+async def add_build_info(conn: Connection, package_id: int, pipeline_id: int) -> None:
     await conn.execute(
         insert(package_build_infos).values(package_id=package_id, pipeline_id=pipeline_id)
     )
 
 
 async def mark_downloaded(
-    conn: AsyncConnection, package_id: int, now: datetime, not_after: datetime
+    conn: Connection, package_id: int, now: datetime, not_after: datetime
 ) -> None:
     """Set last_downloaded_at unless another request already did so since ``not_after``."""
     await conn.execute(
@@ -456,18 +727,18 @@ async def mark_downloaded(
 # ---------------------------------------------------------------- administration
 
 
-async def insert_row(conn: AsyncConnection, table: Any, **values: Any) -> int:
+async def insert_row(conn: Connection, table: Any, **values: Any) -> int:
     result = await conn.execute(insert(table).values(**values).returning(table.c.id))
     return int(result.scalar_one())
 
 
-async def count_admins(conn: AsyncConnection) -> int:
+async def count_admins(conn: Connection) -> int:
     return int(
         (await conn.execute(select(func.count()).where(users.c.is_admin.is_(True)))).scalar_one()
     )
 
 
-async def find_user(conn: AsyncConnection, id_or_username: str | int) -> User | None:
+async def find_user(conn: Connection, id_or_username: str | int) -> User | None:
     if isinstance(id_or_username, int) or id_or_username.isdigit():
         condition = users.c.id == int(id_or_username)
     else:
@@ -476,7 +747,7 @@ async def find_user(conn: AsyncConnection, id_or_username: str | int) -> User | 
     return to_user(row) if row else None
 
 
-async def find_namespace(conn: AsyncConnection, id_or_path: str | int) -> Row[Any] | None:
+async def find_namespace(conn: Connection, id_or_path: str | int) -> Row[Any] | None:
     if isinstance(id_or_path, int) or id_or_path.isdigit():
         condition = namespaces.c.id == int(id_or_path)
     else:
@@ -484,7 +755,7 @@ async def find_namespace(conn: AsyncConnection, id_or_path: str | int) -> Row[An
     return (await conn.execute(select(namespaces).where(condition))).first()
 
 
-async def path_taken(conn: AsyncConnection, full_path: str) -> bool:
+async def path_taken(conn: Connection, full_path: str) -> bool:
     lowered = full_path.lower()
     for table in (namespaces, projects):
         found = await conn.execute(
@@ -496,7 +767,7 @@ async def path_taken(conn: AsyncConnection, full_path: str) -> bool:
 
 
 async def set_membership(
-    conn: AsyncConnection,
+    conn: Connection,
     *,
     user_id: int,
     access_level: int,
@@ -538,7 +809,7 @@ async def set_membership(
         )
 
 
-async def next_pipeline_iid(conn: AsyncConnection, project_id: int) -> int:
+async def next_pipeline_iid(conn: Connection, project_id: int) -> int:
     current = (
         await conn.execute(
             select(func.max(ci_pipelines.c.iid)).where(ci_pipelines.c.project_id == project_id)
@@ -547,7 +818,7 @@ async def next_pipeline_iid(conn: AsyncConnection, project_id: int) -> int:
     return int(current or 0) + 1
 
 
-async def finish_job(conn: AsyncConnection, job_id: int, status: str, now: datetime) -> bool:
+async def finish_job(conn: Connection, job_id: int, status: str, now: datetime) -> bool:
     result = await conn.execute(
         update(ci_jobs)
         .where(and_(ci_jobs.c.id == job_id, ci_jobs.c.status == "running"))
@@ -574,7 +845,7 @@ async def finish_job(conn: AsyncConnection, job_id: int, status: str, now: datet
     return True
 
 
-async def memberships(conn: AsyncConnection, user_id: int, today: date) -> list[Any]:
+async def memberships(conn: Connection, user_id: int, today: date) -> list[Any]:
     """Every live membership of a user: (project_id, namespace_full_path, access_level)."""
     rows = await conn.execute(
         select(members.c.project_id, namespaces.c.full_path, members.c.access_level)
@@ -588,7 +859,7 @@ async def memberships(conn: AsyncConnection, user_id: int, today: date) -> list[
 
 
 async def projects_under(
-    conn: AsyncConnection, namespace_full_path: str, *, include_subgroups: bool
+    conn: Connection, namespace_full_path: str, *, include_subgroups: bool
 ) -> list[Project]:
     paths = [namespace_full_path]
     condition = namespaces.c.full_path == namespace_full_path

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    func,
     text,
     true,
 )
@@ -367,3 +368,8 @@ Index(
     sqlite_where=text("status = 4"),
     postgresql_where=text("status = 4"),
 )
+
+# ``:id`` paths and usernames are looked up case-insensitively, as GitLab routes them.
+Index("ix_projects_full_path_lower", func.lower(projects.c.full_path))
+Index("ix_namespaces_full_path_lower", func.lower(namespaces.c.full_path))
+Index("ix_users_username_lower", func.lower(users.c.username))

@@ -8,25 +8,25 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from cargobay.domain.models import DETAILED, DISPLAYABLE, Package
+from cargobay.storage.db.database import Connection
 from cargobay.storage.db.repository import to_package
 from cargobay.storage.db.tables import packages, personal_access_tokens, users
 
 
-async def user_by_username(conn: AsyncConnection, username: str) -> Row[Any] | None:
+async def user_by_username(conn: Connection, username: str) -> Row[Any] | None:
     """The user row (password hash included), usernames compared case-insensitively."""
     query = select(users).where(func.lower(users.c.username) == username.lower())
     return (await conn.execute(query)).first()
 
 
-async def user_by_id(conn: AsyncConnection, user_id: int) -> Row[Any] | None:
+async def user_by_id(conn: Connection, user_id: int) -> Row[Any] | None:
     return (await conn.execute(select(users).where(users.c.id == user_id))).first()
 
 
 async def set_password_hash(
-    conn: AsyncConnection, user_id: int, password_hash: str, now: datetime
+    conn: Connection, user_id: int, password_hash: str, now: datetime
 ) -> bool:
     result = await conn.execute(
         update(users)
@@ -36,12 +36,12 @@ async def set_password_hash(
     return result.rowcount == 1
 
 
-async def token_by_id(conn: AsyncConnection, token_id: int) -> Row[Any] | None:
+async def token_by_id(conn: Connection, token_id: int) -> Row[Any] | None:
     query = select(personal_access_tokens).where(personal_access_tokens.c.id == token_id)
     return (await conn.execute(query)).first()
 
 
-async def package_counts(conn: AsyncConnection, project_ids: Sequence[int]) -> dict[int, int]:
+async def package_counts(conn: Connection, project_ids: Sequence[int]) -> dict[int, int]:
     """Displayable packages per project (what the project's registry page lists)."""
     if not project_ids:
         return {}
@@ -57,9 +57,7 @@ async def package_counts(conn: AsyncConnection, project_ids: Sequence[int]) -> d
     return {project_id: count for project_id, count in rows}
 
 
-async def detailed_package(
-    conn: AsyncConnection, project_id: int, package_id: int
-) -> Package | None:
+async def detailed_package(conn: Connection, project_id: int, package_id: int) -> Package | None:
     """The package if it has a page of its own (status default or deprecated, spec §10)."""
     row = (
         await conn.execute(
@@ -74,7 +72,7 @@ async def detailed_package(
 
 
 async def recent_versions(
-    conn: AsyncConnection, package: Package, limit: int
+    conn: Connection, package: Package, limit: int
 ) -> tuple[list[Row[Any]], int]:
     """The newest ``limit`` other displayable versions of a package, and how many there
     are in all (a nightly build can have thousands)."""

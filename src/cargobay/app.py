@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api import errors
+from cargobay.api.fastlane import FastLane
 from cargobay.api.routes import routes
 from cargobay.errors import CargobayError
 from cargobay.services import jobs
@@ -68,6 +69,8 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = core
     # Paths no API route claims go to the web interface (cargobay/web/).
     app.add_middleware(WebInterface, web=build_web(core), api_routes=routes)
+    # GET of a small generic package file may be answered before the routes (fastlane.py).
+    app.add_middleware(FastLane, registry=core)
     app.add_middleware(RawPathRouting)
     return app
 

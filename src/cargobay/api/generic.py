@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
@@ -28,13 +29,21 @@ from cargobay.domain.names import FileCoordinates, parse_coordinates
 from cargobay.errors import CargobayError, bad_params
 from cargobay.services.download import quick_download, resolve_download
 from cargobay.services.publish import publish_file
-from cargobay.storage.blobs.base import BlobLocation, BlobMissing, LocalFile, Redirect
+from cargobay.services.registry import Registry
+from cargobay.storage.blobs.base import (
+    BlobLocation,
+    BlobMissing,
+    Delivery,
+    LocalFile,
+    Redirect,
+)
 
 log = logging.getLogger("cargobay")
 
 # A local file up to this size is read and sent as the response body: for small files,
 # handing the server a path to send costs more than the bytes (bench/: 1 KiB GETs).
 IN_MEMORY_MAX = 64 * 1024
+OCTET_STREAM = "application/octet-stream"
 
 
 def _coordinates(request: Request, *extra_errors: str | None) -> FileCoordinates:
@@ -97,72 +106,93 @@ async def download(request: Request) -> Response:
 async def _quick_download(request: Request) -> PackageFile | None:
     """The file, when the one-statement path can serve it (services/download.py); None
     sends the request the general way, which authenticates before it validates."""
-    try:
-        where = parse_coordinates(
-            path_value(request, "package_name"),
-            path_value(request, "package_version"),
-            path_value(request, "file_path"),
-        )
-    except CargobayError:
-        return None
-    creds = read_credentials(request.headers, request.query_params)
-    return await quick_download(
-        registry_of(request), creds, request.method, path_value(request, "id"), where
+    return await quick_file(
+        registry_of(request),
+        request.method,
+        request.path_params,
+        request.headers,
+        request.query_params,
     )
 
 
+async def quick_file(
+    registry: Registry,
+    method: str,
+    path_params: Mapping[str, str],
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> PackageFile | None:
+    """``quick_download`` for a request's undecoded path parameters and credentials."""
+    try:
+        where = parse_coordinates(
+            unquote(path_params["package_name"], errors="surrogateescape"),
+            unquote(path_params["package_version"], errors="surrogateescape"),
+            unquote(path_params["file_path"], errors="surrogateescape"),
+        )
+    except CargobayError:
+        return None
+    creds = read_credentials(headers, query)
+    project_ref = unquote(path_params["id"], errors="surrogateescape")
+    return await quick_download(registry, creds, method, project_ref, where)
+
+
+def file_headers(file: PackageFile) -> dict[str, str]:
+    """The checksum, validator and disposition headers of every file response."""
+    return {
+        "Content-Disposition": content_disposition(file.file_name),
+        "Content-Transfer-Encoding": "binary",
+        "X-Checksum-SHA256": file.file_sha256,
+        "ETag": f'"{file.file_sha256}"',
+        "Last-Modified": http_date(file.created_at.replace(microsecond=0)),
+        "Cache-Control": "max-age=0, private, must-revalidate",
+    }
+
+
+def small_body(file: PackageFile, delivery: Delivery) -> bytes | None:
+    """A local file of at most IN_MEMORY_MAX bytes, read whole: for small files, handing
+    the server a path to send costs more than the bytes. None: not such a file. Raises
+    BlobMissing when the file on disk is not the size the row says."""
+    if file.size > IN_MEMORY_MAX or not isinstance(delivery, LocalFile):
+        return None
+    with open(delivery.path, "rb") as blob:
+        body = blob.read()
+    if len(body) != file.size:
+        raise BlobMissing(f"{file.file_sha256}: {len(body)} bytes read, expected {file.size}")
+    return body
+
+
 async def send_file(request: Request, file: PackageFile) -> Response:
-    """Send a file's blob however its store can: zero-copy from a local file, streamed
-    from an object store, or as a redirect to a presigned URL. The checksum and
-    disposition headers are there in every case."""
+    """Send a file's blob however its store can: from memory when small and local,
+    zero-copy from a local file, streamed from an object store, or as a redirect to a
+    presigned URL. The checksum and disposition headers are there in every case."""
     registry = registry_of(request)
-    disposition = content_disposition(file.file_name)
+    headers = file_headers(file)
     try:
         delivery = await registry.blobs.delivery(
             BlobLocation(file.file_sha256, file.blob_key),
             size=file.size,
             file_name=file.file_name,
-            disposition=disposition,
+            disposition=headers["Content-Disposition"],
         )
+        if _not_modified(request, headers["ETag"], file.created_at.replace(microsecond=0)):
+            return Response(status_code=304, headers=headers)
+        if request.method == "GET" and "range" not in request.headers:
+            body = small_body(file, delivery)
+            if body is not None:
+                headers["Accept-Ranges"] = "bytes"
+                return Response(body, headers=headers, media_type=OCTET_STREAM)
     except BlobMissing as exc:
         log.error("blob of package file %s is missing or short: %s", file.id, exc)
         return json({"message": "500 Internal Server Error"}, 500)
-    etag = f'"{file.file_sha256}"'
-    modified = file.created_at.replace(microsecond=0)
-    headers = {
-        "Content-Disposition": disposition,
-        "Content-Transfer-Encoding": "binary",
-        "X-Checksum-SHA256": file.file_sha256,
-        "ETag": etag,
-        "Last-Modified": http_date(modified),
-        "Cache-Control": "max-age=0, private, must-revalidate",
-    }
-    if _not_modified(request, etag, modified):
-        return Response(status_code=304, headers=headers)
     if isinstance(delivery, LocalFile):
-        if (
-            file.size <= IN_MEMORY_MAX
-            and request.method == "GET"
-            and "range" not in request.headers
-        ):
-            with open(delivery.path, "rb") as blob:  # noqa: ASYNC230
-                body = blob.read()  # a page-cache read: microseconds
-            if len(body) == file.size:
-                headers["Accept-Ranges"] = "bytes"
-                return Response(body, headers=headers, media_type="application/octet-stream")
-            log.error("blob of package file %s changed size while read", file.id)
-            return json({"message": "500 Internal Server Error"}, 500)
         return FileResponse(
-            delivery.path,
-            headers=headers,
-            media_type="application/octet-stream",
-            stat_result=delivery.stat,
+            delivery.path, headers=headers, media_type=OCTET_STREAM, stat_result=delivery.stat
         )
     if isinstance(delivery, Redirect):
         if request.method == "HEAD":
             # A presigned URL is signed for GET: answer HEAD here, as a proxy would.
             headers["Content-Length"] = str(file.size)
-            return Response(headers=headers, media_type="application/octet-stream")
+            return Response(headers=headers, media_type=OCTET_STREAM)
         return RedirectResponse(delivery.url, status_code=302, headers=headers)
     return StreamedBlobResponse(
         delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"

@@ -67,7 +67,7 @@ async def resolve_download(
                 raise not_found("Not found")
             package = listed
             files = await repo.live_files(conn, package.id)
-    await _note_download(registry, package.id, package.last_downloaded_at)
+    await _note_download(registry, package.id, package.last_downloaded_at, utcnow())
     return Resolved(package, file, files)
 
 
@@ -115,16 +115,15 @@ async def quick_download(
     )
     if not (can.read_project and can.read_package and generic_on(facts.project.generic_gate)):
         return None
-    await _note_download(registry, facts.package_id, facts.last_downloaded_at)
+    await _note_download(registry, facts.package_id, facts.last_downloaded_at, now)
     return facts.file
 
 
 async def _note_download(
-    registry: Registry, package_id: int, last_downloaded_at: datetime | None
+    registry: Registry, package_id: int, last_downloaded_at: datetime | None, now: datetime
 ) -> None:
     """Set the package's last_downloaded_at, at most once a minute. Of the concurrent
     downloads that all read an old value, only the first pays for the write."""
-    now = utcnow()
     since = now - DOWNLOAD_MARK_INTERVAL
     if last_downloaded_at is not None and last_downloaded_at >= since:
         return

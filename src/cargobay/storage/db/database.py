@@ -1,4 +1,6 @@
-"""Engine construction and the two kinds of transaction services use.
+"""Engine construction and the ways services reach the database: ``read`` (a snapshot
+for lookups by key), ``scan`` (a snapshot for statements that grow with the data),
+``write``, and ``first`` (one prepared statement, for the download path).
 
 SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write
 transactions. A deferred transaction that later wants to write can fail at once with
@@ -35,7 +37,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
@@ -141,6 +143,7 @@ class Database:
         # expected, or every burst reopens connections (and, on SQLite, threads).
         options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
         self.inline: Engine | None = None
+        self._held: PoolProxiedConnection | None = None  # first()'s SQLite connection
         if self.is_sqlite:
             options["connect_args"] = {"timeout": 30}
             database = make_url(self.url).database
@@ -187,12 +190,12 @@ class Database:
         round trip on PostgreSQL."""
         if self.inline is not None:
             form = prepared.form(self.inline.dialect)
-            pooled = self.inline.raw_connection()
-            try:
-                driver: Any = pooled.driver_connection  # sqlite3.Connection
-                found = driver.execute(form.sql, form.parameters(values)).fetchone()
-            finally:
-                pooled.close()
+            if self._held is None:
+                # The statement runs to its end without suspending: one connection,
+                # taken from the pool once and kept, serves every call.
+                self._held = self.inline.raw_connection()
+            driver: Any = self._held.driver_connection  # sqlite3.Connection
+            found = driver.execute(form.sql, form.parameters(values)).fetchone()
         else:
             async with self.engine.connect() as conn:
                 form = prepared.form(conn.dialect)
@@ -209,6 +212,9 @@ class Database:
                 yield conn
 
     async def dispose(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         if self.inline is not None:
             self.inline.dispose()
         await self.engine.dispose()

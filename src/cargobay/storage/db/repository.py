@@ -363,6 +363,45 @@ async def namespace_duplicate_settings(conn: Connection, namespace_id: int) -> t
 # ---------------------------------------------------------------- packages and files
 
 
+def not_pending_destruction(table: Any) -> Any:
+    """The predicate of the partial unique index on (project, type, name, version), as
+    literal SQL: with it in a lookup's WHERE, SQLite and PostgreSQL can prove the index
+    applies (a bound parameter would not do), instead of scanning the project's packages.
+    ``table``: packages or an alias of it."""
+    return text(f"{table.name}.status != {int(PackageStatus.pending_destruction)}")
+
+
+def _newest_package(project_id: Any) -> Any:
+    """The newest installable generic package of a project with the bound ``name`` and
+    ``version``, as a scalar subquery of its id. ``project_id``: a value or a column."""
+    candidate = packages.alias("candidate")
+    return (
+        select(candidate.c.id)
+        .where(
+            candidate.c.project_id == project_id,
+            candidate.c.package_type == sql_literal(PackageType.generic),
+            candidate.c.name == bindparam("name"),
+            candidate.c.version == bindparam("version"),
+            # Literal values: a bound IN list is expanded at every execution, and SQLite
+            # plans an OR of bound equalities slowly.
+            candidate.c.status.in_([sql_literal(s) for s in INSTALLABLE]),
+            not_pending_destruction(candidate),
+        )
+        .order_by(candidate.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def _servable_file_named() -> Any:
+    """Files of ``packages`` with the bound stored ``file_name`` that may be served."""
+    return and_(
+        package_files.c.package_id == packages.c.id,
+        package_files.c.file_name == bindparam("file_name"),
+        package_files.c.status == sql_literal(FileStatus.default),
+    )
+
+
 async def find_package(
     conn: Connection,
     project_id: int,
@@ -388,48 +427,25 @@ async def find_package(
         .limit(1)
     )
     if PackageStatus.pending_destruction not in statuses:
-        query = query.where(NOT_PENDING_DESTRUCTION)
+        query = query.where(not_pending_destruction(packages))
     if for_update:
         query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return to_package(row) if row else None
 
 
-# The predicate of the partial unique index on (project, type, name, version), as literal
-# SQL: with it in a lookup's WHERE, SQLite and PostgreSQL can prove the index applies
-# (a bound parameter would not do), instead of scanning the project's packages.
-NOT_PENDING_DESTRUCTION = text("packages.status != 4")
-
-
 def _download_query() -> Any:
-    newest_package = (
-        select(packages.c.id)
-        .where(
-            packages.c.project_id == bindparam("project_id"),
-            packages.c.package_type == sql_literal(PackageType.generic),
-            packages.c.name == bindparam("name"),
-            packages.c.version == bindparam("version"),
-            # Literal values: a bound IN list is expanded at every execution, and SQLite
-            # plans an OR of bound equalities slowly.
-            packages.c.status.in_([sql_literal(s) for s in INSTALLABLE]),
-            NOT_PENDING_DESTRUCTION,
-        )
-        .order_by(packages.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
     # Plain joins, newest file first: SQLite runs this in microseconds, where the same
     # lookup as a correlated subquery in a LEFT JOIN's ON clause takes ~50 us.
     return (
         select(*_labelled(packages, "package_"), *_labelled(package_files, "file_"))
         .add_columns(blobs.c.storage_key)
-        .join(package_files, package_files.c.package_id == packages.c.id)
-        .join(blobs, blobs.c.sha256 == package_files.c.file_sha256)
-        .where(
-            packages.c.id == newest_package,
-            package_files.c.file_name == bindparam("file_name"),
-            package_files.c.status == sql_literal(FileStatus.default),
+        .select_from(
+            packages.join(package_files, _servable_file_named()).join(
+                blobs, blobs.c.sha256 == package_files.c.file_sha256
+            )
         )
+        .where(packages.c.id == _newest_package(bindparam("project_id")))
         .order_by(package_files.c.id.desc())
         .limit(1)
     )
@@ -453,21 +469,8 @@ async def find_download(
 
 
 def _download_lookup_query(*, by_id: bool, with_token: bool) -> Any:
-    candidate = packages.alias("candidate")
-    newest_package = (
-        select(candidate.c.id)
-        .where(
-            candidate.c.project_id == projects.c.id,
-            candidate.c.package_type == sql_literal(PackageType.generic),
-            candidate.c.name == bindparam("name"),
-            candidate.c.version == bindparam("version"),
-            candidate.c.status.in_([sql_literal(s) for s in INSTALLABLE]),
-            text("candidate.status != 4"),  # as NOT_PENDING_DESTRUCTION
-        )
-        .order_by(candidate.c.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    """One row: the project (by id or path), its gate, the newest package and file, and
+    with a token its row, its user and the user's role in the project."""
     generic_gate = gate_for(GENERIC_PACKAGES.name, projects.c.id, projects.c.full_path)
     columns = [
         *(projects.c[name] for name in PROJECT_COLUMNS),
@@ -478,15 +481,8 @@ def _download_lookup_query(*, by_id: bool, with_token: bool) -> Any:
         blobs.c.storage_key,
     ]
     source = (
-        projects.outerjoin(packages, packages.c.id == newest_package)
-        .outerjoin(
-            package_files,
-            and_(
-                package_files.c.package_id == packages.c.id,
-                package_files.c.file_name == bindparam("file_name"),
-                package_files.c.status == sql_literal(FileStatus.default),
-            ),
-        )
+        projects.outerjoin(packages, packages.c.id == _newest_package(projects.c.id))
+        .outerjoin(package_files, _servable_file_named())
         .outerjoin(blobs, blobs.c.sha256 == package_files.c.file_sha256)
     )
     if with_token:

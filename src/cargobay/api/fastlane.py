@@ -1,0 +1,96 @@
+"""The fast lane: GET of a small generic package file, answered before Starlette routes.
+
+The download a registry answers most (anonymous or with one access token, a file of at
+most 64 KiB in the local store, no Range or conditional headers) costs one prepared
+statement and one read (services/download.quick_download, generic.small_body); the
+routing, request and response objects around it would cost as much again. The lane
+answers only what the general route would answer the same way, with the same headers
+(tests/api/test_fastlane.py). Everything else, every refusal and error included, goes
+on to the routes in api/routes.py as if the lane were not there.
+"""
+
+from __future__ import annotations
+
+from cachetools import LRUCache
+from starlette.datastructures import QueryParams
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cargobay.api import generic
+from cargobay.api.routes import routes
+from cargobay.services.registry import Registry
+from cargobay.storage.blobs.base import BlobLocation, BlobMissing
+
+# Headers that ask for something other than the whole file now.
+_PARTIAL = ("range", "if-none-match", "if-modified-since")
+# Small bodies by sha256, up to this many bytes in all: a blob never changes, so the copy
+# in memory is right for as long as a file row points to it (and the row is read first).
+BODY_CACHE_BYTES = 16 * 1024 * 1024
+
+
+class FastLane:
+    def __init__(self, app: ASGIApp, registry: Registry) -> None:
+        self.app = app
+        self.registry = registry
+        self.routes = [
+            route
+            for route in routes
+            if isinstance(route, Route) and route.endpoint is generic.download
+        ]
+        self.bodies: LRUCache[str, bytes] = LRUCache(maxsize=BODY_CACHE_BYTES, getsizeof=len)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "GET"
+            or not await self._serve(scope, send)
+        ):
+            await self.app(scope, receive, send)
+
+    async def _serve(self, scope: Scope, send: Send) -> bool:
+        for route in self.routes:
+            match, child = route.matches(scope)  # scope["path"] is undecoded (RawPathRouting)
+            if match is Match.FULL:
+                break
+        else:
+            return False
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:  # as Starlette's Headers: the first one counts
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        if any(name in headers for name in _PARTIAL):
+            return False
+        query = QueryParams(scope["query_string"])
+        file = await generic.quick_file(self.registry, "GET", child["path_params"], headers, query)
+        if file is None:
+            return False
+        body = self.bodies.get(file.file_sha256)
+        if body is None:
+            try:
+                delivery = await self.registry.blobs.delivery(
+                    BlobLocation(file.file_sha256, file.blob_key),
+                    size=file.size,
+                    file_name=file.file_name,
+                    disposition=generic.content_disposition(file.file_name),
+                )
+                body = generic.small_body(file, delivery)
+            except BlobMissing:
+                return False  # the route logs it and answers 500
+            if body is None:
+                return False
+            self.bodies[file.file_sha256] = body
+        response = generic.file_headers(file)
+        response["Accept-Ranges"] = "bytes"
+        response["Content-Length"] = str(len(body))
+        response["Content-Type"] = generic.OCTET_STREAM
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in response.items()
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        return True

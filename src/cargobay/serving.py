@@ -28,6 +28,7 @@ def exec_server(host: str, port: int, workers: int) -> NoReturn:
 def main(host: str, port: str, workers: str) -> None:
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
 
     Granian(
         "cargobay.app:factory",
@@ -37,6 +38,9 @@ def main(host: str, port: str, workers: str) -> None:
         interface=Interfaces.ASGI,
         workers=int(workers),
         log_access=False,
+        # A connection's read buffer (granian's default 408 KiB): 128 KiB keeps a 1 GiB
+        # upload as fast (bench/) and 100 concurrent uploads 36 MB lighter.
+        http1_settings=HTTP1Settings(max_buffer_size=128 * 1024),
     ).serve()
 
 

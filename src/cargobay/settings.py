@@ -104,6 +104,15 @@ class Settings(BaseSettings):
             "_links; empty means the request's own base URL."
         ),
     )
+    concurrent_uploads: int = Field(
+        32,
+        ge=1,
+        description=(
+            "Upload bodies each worker process receives at once; later ones wait, their "
+            "bytes still in the socket, before the first is read. Each one in flight holds "
+            "up to two upload_chunk_size buffers, so this bounds a worker's memory."
+        ),
+    )
     max_file_size: int = Field(
         5 * GIB,
         ge=0,

@@ -72,7 +72,8 @@ async def publish_file(
         project = access.project
         await _check_duplicate(conn, project.id, project.namespace_id, where)
 
-    blob = await registry.blobs.put(body, limit=limit)
+    async with registry.upload_slots:  # bounds the memory of many uploads at once
+        blob = await registry.blobs.put(body, limit=limit)
     try:
         published, kept_key = await _record(
             registry,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,11 @@ class Registry:
     blobs: BlobStore
     # Packages whose last_downloaded_at this process is writing (services/download.py).
     download_marks: set[int] = field(default_factory=set)
+    # Upload bodies being received at once (settings.concurrent_uploads).
+    upload_slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.upload_slots = asyncio.Semaphore(self.settings.concurrent_uploads)
 
     async def close(self) -> None:
         try:

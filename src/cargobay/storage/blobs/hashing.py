@@ -30,7 +30,7 @@ def too_large() -> Exception:
 
 async def hash_stream(
     chunks: AsyncIterator[bytes],
-    sink: Callable[[bytes], None],
+    sink: Callable[[bytearray], None],
     *,
     limit: int,
     chunk_size: int,
@@ -42,7 +42,7 @@ async def hash_stream(
     sha1 = hashlib.sha1(usedforsecurity=False)
     sha256 = hashlib.sha256()
 
-    def step(buf: bytes) -> None:
+    def step(buf: bytearray) -> None:
         md5_done = _MD5_POOL.submit(md5.update, buf)
         sha256.update(buf)
         sha1.update(buf)
@@ -61,13 +61,13 @@ async def hash_stream(
             if len(buf) >= chunk_size:
                 if pending is not None:
                     await pending
-                data, buf = bytes(buf), bytearray()
+                data, buf = buf, bytearray()  # handed over whole: no copy
                 pending = asyncio.ensure_future(anyio.to_thread.run_sync(step, data))
         if pending is not None:
             await pending
             pending = None
         if buf:
-            await anyio.to_thread.run_sync(step, bytes(buf))
+            await anyio.to_thread.run_sync(step, buf)
     finally:
         # Never let the caller clean up while a worker still writes into its sink.
         if pending is not None:

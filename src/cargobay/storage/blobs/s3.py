@@ -310,7 +310,7 @@ class MultipartWriter:
         self.key = key
         self.metadata = metadata
         self.upload_id: str | None = None
-        self.buffer: list[bytes] = []
+        self.buffer: list[bytes | bytearray] = []
         self.buffered = 0
         self.part_number = 0
         self.in_flight: deque[Future[dict[str, Any]]] = deque()
@@ -320,7 +320,7 @@ class MultipartWriter:
     def client(self) -> S3Client:
         return self.store.client
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.buffer.append(data)
         self.buffered += len(data)
         if self.buffered >= part_size_for(self.part_number + 1, self.store.part_size):

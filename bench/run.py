@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -48,8 +48,8 @@ SHM = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path(tempfile.gettempdi
 
 class PeakRss:
     """Samples the resident memory of a process and all its children every 50 ms. The
-    process tree is listed once a second: listing it walks all of /proc, which at 20 Hz
-    took CPU enough to slow the server measured (15.5k to 9.9k small GETs/s)."""
+    process tree is listed once a second: listing it walks all of /proc, work the
+    machine under measurement need not do 20 times a second."""
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
@@ -118,6 +118,22 @@ def make_file(path: Path, size: int) -> Path:
                 f.write(block[: min(len(block), size - written)])
                 written += len(block)
     return path
+
+
+def interleaved(
+    ours: Callable[[int], float], theirs: Callable[[int], float], runs: int
+) -> tuple[list[float], list[float]]:
+    """Seconds of each run, the two servers taking turns after a ``sync``: whatever else
+    the machine is doing meanwhile falls on both alike instead of on whichever ran
+    first."""
+    mine: list[float] = []
+    other: list[float] = []
+    for i in range(runs):
+        os.sync()
+        mine.append(ours(i))
+        os.sync()
+        other.append(theirs(i))
+    return mine, other
 
 
 def blob_file(server: Server, source: Path) -> Path:
@@ -202,12 +218,16 @@ def main() -> None:
             auth = ["--header", f"PRIVATE-TOKEN: {token}"]
             nginx_url = f"http://127.0.0.1:{port}"
 
-            # Upload 1 GiB
+            # Upload 1 GiB: each server's runs together, after a sync, so that neither
+            # writes while the other's uploads are still being written back.
+            os.sync()
             with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
                 ours = [
                     curl(*auth, "-T", str(big), f"{generic}/big/{i}/big.bin") for i in range(runs)
                 ]
+            os.sync()
             theirs = [curl("-T", str(big), f"{nginx_url}/upload/big-{i}.bin") for i in range(runs)]
+            os.sync()
             up = GIB / MIB / statistics.median(ours)
             up_nginx = GIB / MIB / statistics.median(theirs)
             results["upload_1gib"] = {
@@ -233,8 +253,11 @@ def main() -> None:
             # Download 1 GiB: nginx serves the very file Cargobay stored
             (www / "big.bin").symlink_to(blob_file(server, big))
             with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
-                ours = [curl(*auth, f"{generic}/big/0/big.bin") for i in range(runs)]
-            theirs = [curl(f"{nginx_url}/big.bin") for i in range(runs)]
+                ours, theirs = interleaved(
+                    lambda i: curl(*auth, f"{generic}/big/0/big.bin"),
+                    lambda i: curl(f"{nginx_url}/big.bin"),
+                    runs,
+                )
             results["download_1gib"] = {
                 "cargobay_mb_s": stats([GIB / MIB / t for t in ours]),
                 "nginx_mb_s": stats([GIB / MIB / t for t in theirs]),

@@ -105,7 +105,7 @@ class Settings(BaseSettings):
         ),
     )
     concurrent_uploads: int = Field(
-        32,
+        16,
         ge=1,
         description=(
             "Upload bodies each worker process receives at once; later ones wait, their "

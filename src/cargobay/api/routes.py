@@ -1,7 +1,9 @@
 """The whole URL table. Every route Cargobay serves is listed here.
 
 /api/ routes match on the undecoded path (see app.RawPathRouting): in ``:id`` and file
-names ``%2F`` is part of a value, a raw ``/`` separates segments.
+names ``%2F`` is part of a value, a raw ``/`` separates segments. A plain GET of a small
+generic file may be answered before these routes, by api/fastlane.py, exactly as the
+generic.download route would answer it.
 """
 
 from __future__ import annotations

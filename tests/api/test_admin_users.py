@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from cargobay.auth.passwords import verify_password
+from cargobay.services.registry import Registry
+from cargobay.storage.db import tables
 from tests.world import World
 
 pytestmark = pytest.mark.anyio
@@ -46,7 +50,7 @@ async def test_current_user_shows_admin_flag_only_to_admins(
 
 
 async def test_admin_creates_a_user_who_can_then_get_a_token(
-    client: httpx.AsyncClient, world: World
+    client: httpx.AsyncClient, registry: Registry, world: World
 ) -> None:
     created = await client.post(
         "/api/v4/users",
@@ -58,6 +62,14 @@ async def test_admin_creates_a_user_who_can_then_get_a_token(
     assert body["username"] == "alice" and body["name"] == "Alice A."
     assert body["email"] == "alice@example.com" and body["is_admin"] is False
     assert body["created_at"].endswith("Z")
+    async with registry.db.read() as conn:
+        stored = (
+            await conn.execute(
+                select(tables.users.c.password_hash).where(tables.users.c.id == body["id"])
+            )
+        ).scalar_one()
+    assert stored.startswith("$argon2id$")  # the same hasher as web sign-in
+    assert verify_password(stored, "correct horse")
 
     token = await client.post(
         f"/api/v4/users/{body['id']}/personal_access_tokens",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import shlex
 
 import pytest
 
 from cargobay.auth.passwords import hash_password, needs_rehash, verify_password
-from cargobay.services.accounts import hash_password as api_scrypt_hash
 from cargobay.web.commands import Target, download_commands, publish_commands, saved_name
 from cargobay.web.format import human_size, parse_size, with_query
 
@@ -22,8 +23,15 @@ def test_argon2id_hashes_verify_and_nothing_else_does() -> None:
     assert not needs_rehash(stored)
 
 
-def test_the_management_apis_scrypt_hashes_still_verify_and_get_upgraded() -> None:
-    stored = api_scrypt_hash("older-password")
+def legacy_scrypt_hash(password: str) -> str:
+    """What POST /users stored before it used Argon2id too: scrypt$N$r$p$salt$key."""
+    salt = secrets.token_bytes(16)
+    key = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
+    return f"scrypt$16384$8$1${salt.hex()}${key.hex()}"
+
+
+def test_the_management_apis_older_scrypt_hashes_still_verify_and_get_upgraded() -> None:
+    stored = legacy_scrypt_hash("older-password")
     assert verify_password(stored, "older-password")
     assert not verify_password(stored, "wrong")
     assert needs_rehash(stored)

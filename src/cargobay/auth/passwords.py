@@ -1,4 +1,5 @@
-"""Password hashing for web sign-in: Argon2id (argon2-cffi's RFC 9106 defaults).
+"""Password hashing, for web sign-in and POST /users alike: Argon2id (argon2-cffi RFC 9106
+defaults).
 
 Hashes made by the management API's older scrypt helper (``scrypt$N$r$p$salt$key``) still
 verify; a successful sign-in re-hashes them with Argon2id. Hashing costs ~0.1-0.2 s of CPU

@@ -7,9 +7,7 @@ and answer in GitLab's error shapes.
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -19,6 +17,7 @@ from sqlalchemy import Row
 from sqlalchemy.exc import IntegrityError
 
 from cargobay.auth.authenticate import invalid_token, unauthorized
+from cargobay.auth.passwords import hash_password
 from cargobay.auth.principal import Principal
 from cargobay.auth.tokens import digest
 from cargobay.domain.models import User, utcnow
@@ -63,13 +62,6 @@ def acting_admin(principal: Principal) -> User:
     if not principal.is_admin:
         raise forbidden()
     return user
-
-
-def hash_password(password: str) -> str:
-    """scrypt, for a password given to POST /users (web sign-in verifies these too)."""
-    salt = secrets.token_bytes(16)
-    key = hashlib.scrypt(password.encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt$16384$8$1${salt.hex()}${key.hex()}"
 
 
 # ---------------------------------------------------------------- users

@@ -195,7 +195,9 @@ class Database:
                 # taken from the pool once and kept, serves every call.
                 self._held = self.inline.raw_connection()
             driver: Any = self._held.driver_connection  # sqlite3.Connection
-            found = driver.execute(form.sql, form.parameters(values)).fetchone()
+            cursor = driver.execute(form.sql, form.parameters(values))
+            found = cursor.fetchone()
+            cursor.close()  # reset the statement: no read snapshot may outlive the call
         else:
             async with self.engine.connect() as conn:
                 form = prepared.form(conn.dialect)

@@ -159,6 +159,25 @@ async def test_unsatisfiable_range_is_416(
     assert response.headers["content-range"] == f"bytes */{len(BODY)}"
 
 
+@pytest.mark.parametrize("range_header", ["bytes=abc", "items=0-9", "bytes=9-3", "bytes=-"])
+async def test_a_range_that_cannot_be_parsed_is_416_as_gitlab_answers(
+    client: httpx.AsyncClient, world: World, uploaded: str, range_header: str
+) -> None:
+    """GitLab's Workhorse serves files with Go's http.ServeContent: "invalid range", 416
+    (Starlette alone would answer 400)."""
+    response = await client.get(uploaded, headers={**world.headers("guest"), "Range": range_header})
+    assert response.status_code == 416
+
+
+@pytest.mark.parametrize("range_header", ["bytes=", "bytes=,"])
+async def test_a_range_header_naming_no_range_gets_the_whole_file(
+    client: httpx.AsyncClient, world: World, uploaded: str, range_header: str
+) -> None:
+    response = await client.get(uploaded, headers={**world.headers("guest"), "Range": range_header})
+    assert response.status_code == 200
+    assert response.content == BODY
+
+
 async def test_resuming_a_download_with_range_reassembles_the_file(
     client: httpx.AsyncClient, world: World, uploaded: str
 ) -> None:

@@ -10,7 +10,13 @@ from email.utils import format_datetime, parsedate_to_datetime
 from urllib.parse import quote, unquote
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response
+from starlette.responses import (
+    FileResponse,
+    MalformedRangeHeader,
+    RangeNotSatisfiable,
+    RedirectResponse,
+    Response,
+)
 
 from cargobay.api.params import (
     check_values,
@@ -21,7 +27,7 @@ from cargobay.api.params import (
 )
 from cargobay.api.responses import json
 from cargobay.api.serializers import package_file, package_file_record
-from cargobay.api.streaming import StreamedBlobResponse
+from cargobay.api.streaming import StreamedBlobResponse, names_no_range
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.credentials import read_credentials
 from cargobay.domain.models import PackageFile, PackageStatus
@@ -185,7 +191,7 @@ async def send_file(request: Request, file: PackageFile) -> Response:
         log.error("blob of package file %s is missing or short: %s", file.id, exc)
         return json({"message": "500 Internal Server Error"}, 500)
     if isinstance(delivery, LocalFile):
-        return FileResponse(
+        return LocalFileResponse(
             delivery.path, headers=headers, media_type=OCTET_STREAM, stat_result=delivery.stat
         )
     if isinstance(delivery, Redirect):
@@ -197,6 +203,22 @@ async def send_file(request: Request, file: PackageFile) -> Response:
     return StreamedBlobResponse(
         delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"
     )
+
+
+class LocalFileResponse(FileResponse):
+    """Starlette's FileResponse with the Range answers GitLab gives (Workhorse serves files
+    with Go's http.ServeContent): a Range header that cannot be parsed is a 416, like one
+    past the end, where Starlette answers 400; one that names no range at all
+    (``bytes=``) gets the whole file."""
+
+    @classmethod
+    def _parse_range_header(cls, http_range: str, file_size: int) -> list[tuple[int, int]]:
+        try:
+            return super()._parse_range_header(http_range, file_size)
+        except MalformedRangeHeader:
+            if names_no_range(http_range):
+                return []  # the whole file
+            raise RangeNotSatisfiable(file_size) from None
 
 
 @functools.lru_cache(maxsize=4096)

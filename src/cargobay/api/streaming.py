@@ -1,7 +1,8 @@
 """A response that streams a blob the server cannot send from a local file (S3 in proxy
-mode), with the same HEAD, Range and If-Range behaviour as Starlette's FileResponse gives
-local blobs: one range is a 206, several are multipart/byteranges, a range past the end
-is a 416 with ``Content-Range: bytes */size``."""
+mode), with the same HEAD, Range and If-Range behaviour as local blobs get
+(generic.LocalFileResponse): one range is a 206, several are multipart/byteranges, a
+range past the end or one that cannot be parsed is a 416 with ``Content-Range: bytes
+*/size``, and ``bytes=`` naming no range gets the whole file."""
 
 from __future__ import annotations
 
@@ -26,6 +27,13 @@ class Unsatisfiable(Exception):
 
 class Malformed(Exception):
     pass
+
+
+def names_no_range(http_range: str) -> bool:
+    """``bytes=`` (or ``bytes=,``): Go's ServeContent, and so GitLab, sends the whole file
+    for these; any other Range header that cannot be parsed is a 416."""
+    unit, _, ranges = http_range.partition("=")
+    return unit.strip() == "bytes" and not ranges.replace(",", "").strip()
 
 
 def parse_ranges(header: str, size: int) -> list[tuple[int, int]]:
@@ -92,15 +100,15 @@ class StreamedBlobResponse(Response):
         if http_range is not None and self._range_applies(request_headers.get("if-range")):
             try:
                 ranges = parse_ranges(http_range, self.size)
-            except Malformed as exc:
-                await PlainTextResponse(str(exc), status_code=400)(scope, receive, send)
-                return
-            except Unsatisfiable:
-                unsatisfiable = PlainTextResponse(
-                    "", status_code=416, headers={"Content-Range": f"bytes */{self.size}"}
-                )
-                await unsatisfiable(scope, receive, send)
-                return
+            except (Malformed, Unsatisfiable) as exc:
+                if isinstance(exc, Malformed) and names_no_range(http_range):
+                    ranges = []  # the whole file, as generic.LocalFileResponse
+                else:
+                    unsatisfiable = PlainTextResponse(
+                        "", status_code=416, headers={"Content-Range": f"bytes */{self.size}"}
+                    )
+                    await unsatisfiable(scope, receive, send)
+                    return
         if len(ranges) > 1:
             await self._send_multipart(ranges, head_only, scope, receive, send)
             return

@@ -6,7 +6,8 @@ statement and one read (services/download.quick_download, generic.small_body); t
 routing, request and response objects around it would cost as much again. The lane
 answers only what the general route would answer the same way, with the same headers
 (tests/api/test_fastlane.py). Everything else, every refusal and error included, goes
-on to the routes in api/routes.py as if the lane were not there.
+on to the routes in api/routes.py; a file the lane found but does not send (too large,
+not local) goes with it, so the route does not look it up again.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ class FastLane:
                 )
                 body = generic.small_body(file, delivery)
             except BlobMissing:
-                return False  # the route logs it and answers 500
+                body = None  # the route logs it and answers 500
             if body is None:
+                scope[generic.FOUND_FILE] = file  # the route sends it, without a 2nd lookup
                 return False
             self.bodies[file.file_sha256] = body
         response = generic.file_headers(file)

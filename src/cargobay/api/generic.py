@@ -7,7 +7,7 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import (
@@ -21,6 +21,7 @@ from starlette.responses import (
 from cargobay.api.params import (
     check_values,
     client_address,
+    decoded,
     path_value,
     principal_of,
     registry_of,
@@ -109,9 +110,17 @@ async def download(request: Request) -> Response:
     return await send_file(request, resolved.file)
 
 
+# Where api/fastlane.py leaves a file it found but does not send (too large, not local):
+# the route sends it without looking it up a second time.
+FOUND_FILE = "cargobay.found_file"
+
+
 async def _quick_download(request: Request) -> PackageFile | None:
     """The file, when the one-statement path can serve it (services/download.py); None
     sends the request the general way, which authenticates before it validates."""
+    found: PackageFile | None = request.scope.get(FOUND_FILE)
+    if found is not None:
+        return found
     return await quick_file(
         registry_of(request),
         request.method,
@@ -131,15 +140,14 @@ async def quick_file(
     """``quick_download`` for a request's undecoded path parameters and credentials."""
     try:
         where = parse_coordinates(
-            unquote(path_params["package_name"], errors="surrogateescape"),
-            unquote(path_params["package_version"], errors="surrogateescape"),
-            unquote(path_params["file_path"], errors="surrogateescape"),
+            decoded(path_params["package_name"]),
+            decoded(path_params["package_version"]),
+            decoded(path_params["file_path"]),
         )
     except CargobayError:
         return None
     creds = read_credentials(headers, query)
-    project_ref = unquote(path_params["id"], errors="surrogateescape")
-    return await quick_download(registry, creds, method, project_ref, where)
+    return await quick_download(registry, creds, method, decoded(path_params["id"]), where)
 
 
 def file_headers(file: PackageFile) -> dict[str, str]:

@@ -21,7 +21,12 @@ def registry_of(request: Request) -> Registry:
 
 def path_value(request: Request, name: str) -> str:
     """A path parameter, percent-decoded (routing ran on the undecoded path)."""
-    return unquote(request.path_params[name], errors="surrogateescape")
+    return decoded(request.path_params[name])
+
+
+def decoded(raw: str) -> str:
+    """An undecoded path segment, percent-decoded as every handler reads it."""
+    return unquote(raw, errors="surrogateescape")
 
 
 async def principal_of(request: Request, *, generic: bool) -> Principal:

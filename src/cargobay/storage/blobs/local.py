@@ -99,7 +99,8 @@ class LocalBlobStore:
                 blob = await hash_stream(chunks, write_all, limit=limit, chunk_size=self.chunk_size)
                 await anyio.to_thread.run_sync(flusher.finish)
             finally:
-                await anyio.to_thread.run_sync(flusher.settle)
+                if flusher.busy:  # an upload that failed midway
+                    await anyio.to_thread.run_sync(flusher.settle)
                 os.close(fd)
             await anyio.to_thread.run_sync(self._publish, temp, blob.sha256)
         except BaseException:
@@ -270,6 +271,10 @@ class _Flusher:
     def finish(self) -> None:
         self.settle()
         os.fsync(self.fd)
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None and not self.running.done()
 
     def settle(self) -> None:
         """Wait for a write-back in flight (the fd must stay open until it ends)."""

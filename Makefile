@@ -25,11 +25,11 @@ lint: install
 	.venv/bin/mypy
 
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
-# browser tests: Playwright never downloads a browser, and PostgreSQL, which the suite
-# starts itself on loopback beside SeaweedFS from the dev dependencies) are installed
-# when missing.
+# browser tests: Playwright never downloads a browser, PostgreSQL, which the suite
+# starts itself on loopback beside SeaweedFS from the dev dependencies, and nginx, which
+# runs the proxy of docs/deployment.md) are installed when missing.
 test: install
-	scripts/system-packages.sh curl wget jq chromium postgresql
+	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light
 	$(MAKE) --no-print-directory lint
 	.venv/bin/pytest $(PYTEST_ARGS)
 

@@ -7,7 +7,8 @@ DAV PUT) on loopback, then measures, as medians of several runs with min and max
   - upload 1 GiB with `curl -T`: Cargobay vs the one-thread md5+sha1+sha256 rate of this
     machine (from memory) and vs nginx accepting the same upload;
   - peak memory of the server during a 5 GiB upload;
-  - download 1 GiB: Cargobay vs nginx;
+  - download 1 GiB: Cargobay vs nginx, and Cargobay behind nginx (docs/deployment.md:
+    X-Accel-Redirect) vs nginx;
   - 1 KiB authenticated downloads, 64 connections (wrk): req/s vs nginx static, p50/p99;
   - Packages API list pages at 100,000 packages (bench/listing.py);
   - 100 concurrent 1 MiB uploads into one package: throughput, errors, files present;
@@ -36,9 +37,8 @@ from typing import Any
 
 import httpx
 import psutil
+from tests.e2e.nginx import nginx, nginx_in_front
 from tests.e2e.server import Server, free_port, make_server
-
-from bench.nginx import nginx
 
 GIB = 1024**3
 MIB = 1024**2
@@ -120,20 +120,16 @@ def make_file(path: Path, size: int) -> Path:
     return path
 
 
-def interleaved(
-    ours: Callable[[int], float], theirs: Callable[[int], float], runs: int
-) -> tuple[list[float], list[float]]:
-    """Seconds of each run, the two servers taking turns after a ``sync``: whatever else
-    the machine is doing meanwhile falls on both alike instead of on whichever ran
-    first."""
-    mine: list[float] = []
-    other: list[float] = []
-    for i in range(runs):
-        os.sync()
-        mine.append(ours(i))
-        os.sync()
-        other.append(theirs(i))
-    return mine, other
+def interleaved(runs: int, **servers: Callable[[], float]) -> dict[str, list[float]]:
+    """Seconds of each run of each server, the servers taking turns after a ``sync``:
+    whatever else the machine is doing meanwhile falls on all alike instead of on
+    whichever ran first."""
+    seconds: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(runs):
+        for name, run in servers.items():
+            os.sync()
+            seconds[name].append(run())
+    return seconds
 
 
 def blob_file(server: Server, source: Path) -> Path:
@@ -186,7 +182,12 @@ def median_run(runs: list[dict[str, float]]) -> dict[str, float]:
 @contextmanager
 def cargobay(tmp: Path, workers: int) -> Iterator[tuple[Server, str, str]]:
     # Above the 5 GiB default limit: the bench uploads a file of exactly 5 GiB.
-    server = make_server(tmp / f"cargobay-{workers}", max_file_size=str(6 * GIB))
+    # accel_redirect: downloads that nginx_in_front proxies are sent by nginx.
+    server = make_server(
+        tmp / f"cargobay-{workers}",
+        max_file_size=str(6 * GIB),
+        accel_redirect="/_cargobay/blobs/",
+    )
     token = server.cli("admin", "bootstrap")
     server.cli("admin", "create-project", "root", "bench")
     server.start("--workers", str(workers))
@@ -250,18 +251,32 @@ def main() -> None:
             }
             five.unlink()
 
-            # Download 1 GiB: nginx serves the very file Cargobay stored
+            # Download 1 GiB: nginx serves the very file Cargobay stored. Cargobay sends
+            # it itself, and behind the nginx of docs/deployment.md hands it to nginx.
             (www / "big.bin").symlink_to(blob_file(server, big))
-            with PeakRss(server.proc.pid) as rss:  # type: ignore[union-attr]
-                ours, theirs = interleaved(
-                    lambda i: curl(*auth, f"{generic}/big/0/big.bin"),
-                    lambda i: curl(f"{nginx_url}/big.bin"),
+            with (
+                PeakRss(server.proc.pid) as rss,  # type: ignore[union-attr]
+                nginx_in_front(
+                    tmp / "front", free_port(), server.port, server.data_dir / "blobs"
+                ) as front,
+            ):
+                runs_of = interleaved(
                     runs,
+                    ours=lambda: curl(*auth, f"{generic}/big/0/big.bin"),
+                    behind=lambda: curl(
+                        *auth, f"{front}{generic.split(server.base_url)[1]}/big/0/big.bin"
+                    ),
+                    theirs=lambda: curl(f"{nginx_url}/big.bin"),
                 )
+            ours, behind, theirs = runs_of["ours"], runs_of["behind"], runs_of["theirs"]
             results["download_1gib"] = {
                 "cargobay_mb_s": stats([GIB / MIB / t for t in ours]),
+                "behind_nginx_mb_s": stats([GIB / MIB / t for t in behind]),
                 "nginx_mb_s": stats([GIB / MIB / t for t in theirs]),
                 "ratio_vs_nginx": round(statistics.median(theirs) / statistics.median(ours), 3),
+                "behind_nginx_ratio_vs_nginx": round(
+                    statistics.median(theirs) / statistics.median(behind), 3
+                ),
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
@@ -399,6 +414,7 @@ def render(r: dict[str, Any]) -> str:
         f"{up['ratio_vs_checksum_rate']} of checksum rate; {up['ratio_vs_nginx']} of nginx | {up['peak_rss_mb']} MB |",
         f"| upload 5 GiB (memory) | {r['upload_5gib']['mb_s']:.0f} MB/s | | | {r['upload_5gib']['peak_rss_mb']} MB |",
         f"| download 1 GiB, MB/s | {fmt(down['cargobay_mb_s'])} | nginx {fmt(down['nginx_mb_s'])} | {down['ratio_vs_nginx']} | {down['peak_rss_mb']} MB |",
+        f"| download 1 GiB behind nginx (X-Accel-Redirect), MB/s | {fmt(down['behind_nginx_mb_s'])} | nginx {fmt(down['nginx_mb_s'])} | {down['behind_nginx_ratio_vs_nginx']} | |",
         f"| 1 KiB auth downloads, 64 conn, req/s | {fmt(small['cargobay_rps'])} (p50 {small['cargobay']['p50_ms']} ms, p99 {small['cargobay']['p99_ms']} ms) | "
         f"nginx static {fmt(small['nginx_rps'])} | {small['ratio_vs_nginx']} | {small['peak_rss_mb']} MB |",
         f"| 100 concurrent 1 MiB uploads | {burst['seconds']} s, {burst['mb_s']} MB/s, {burst['errors']} errors, {burst['files_present']} files | | | {burst['peak_rss_mb']} MB |",

@@ -104,6 +104,17 @@ class Settings(BaseSettings):
             "_links; empty means the request's own base URL."
         ),
     )
+    accel_redirect: str = Field(
+        "",
+        pattern=r"^(/.*/)?$",
+        description=(
+            "nginx location (/_cargobay/blobs/) that serves <data_dir>/blobs/ as an "
+            "internal alias. A download of a local file that nginx marks with "
+            "'X-Sendfile-Type: X-Accel-Redirect' is then answered with an X-Accel-Redirect "
+            "header and nginx sends the bytes with sendfile (docs/deployment.md). Empty: "
+            "the server sends every file itself."
+        ),
+    )
     concurrent_uploads: int = Field(
         16,
         ge=1,

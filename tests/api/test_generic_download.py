@@ -219,6 +219,69 @@ async def test_if_modified_since_last_modified_is_304(
     assert old.content == BODY
 
 
+# --------------------------------------------------------------- X-Accel-Redirect
+
+LARGE = bytes(range(256)) * 1024  # 256 KiB: above what is sent from memory
+
+
+async def test_nginx_in_front_is_handed_large_local_files_by_x_accel_redirect(
+    client: httpx.AsyncClient, world: World, registry: Registry, backend: str
+) -> None:
+    """docs/deployment.md: with settings.accel_redirect, a GET that nginx marks with
+    X-Sendfile-Type gets the file's headers and an X-Accel-Redirect naming its blob (local
+    store only); everything else is answered as without it. tests/e2e/test_behind_nginx.py
+    runs the same through a real nginx."""
+    registry.settings.accel_redirect = "/_cargobay/blobs/"
+    developer = world.headers("developer")
+    await put(client, world.private.id, "tool/1.0.0/big.bin", LARGE, developer)
+    await put(client, world.private.id, "tool/1.0.0/small.bin", BODY, developer)
+    big, small = (
+        url(world.private.id, "tool/1.0.0/big.bin"),
+        url(world.private.id, "tool/1.0.0/small.bin"),
+    )
+    marked = {**developer, "X-Sendfile-Type": "X-Accel-Redirect"}
+    sha = hashlib.sha256(LARGE).hexdigest()
+
+    plain = await client.get(big, headers=developer)
+    handed = await client.get(big, headers=marked)
+    assert plain.content == LARGE and "x-accel-redirect" not in plain.headers
+    if backend == "sqlite-local":
+        assert handed.status_code == 200
+        assert handed.content == b""
+        assert (
+            handed.headers["x-accel-redirect"]
+            == f"/_cargobay/blobs/sha256/{sha[:2]}/{sha[2:4]}/{sha}"
+        )
+        for name in (
+            "content-type",
+            "content-disposition",
+            "x-checksum-sha256",
+            "etag",
+            "last-modified",
+            "cache-control",
+            "content-transfer-encoding",
+        ):
+            assert handed.headers[name] == plain.headers[name], name
+    else:  # an S3 blob is streamed by the server whatever nginx can do
+        assert handed.content == LARGE and "x-accel-redirect" not in handed.headers
+    # Range, HEAD, conditional requests and small files: answered here, as without nginx.
+    ranged = await client.get(big, headers={**marked, "Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and ranged.content == LARGE[10:20]
+    assert (await client.get(big, headers={**marked, "Range": "bytes=abc"})).status_code == 416
+    head = await client.head(big, headers=marked)
+    assert (
+        head.headers["content-length"] == str(len(LARGE)) and "x-accel-redirect" not in head.headers
+    )
+    cached = await client.get(big, headers={**marked, "If-None-Match": f'"{sha}"'})
+    assert cached.status_code == 304 and "x-accel-redirect" not in cached.headers
+    assert (await client.get(small, headers=marked)).content == BODY
+    # Refusals come first, as ever.
+    anonymous = await client.get(big, headers={"X-Sendfile-Type": "X-Accel-Redirect"})
+    assert anonymous.status_code == 401 and "x-accel-redirect" not in anonymous.headers
+    stranger = {**world.headers("stranger"), "X-Sendfile-Type": "X-Accel-Redirect"}
+    assert (await client.get(big, headers=stranger)).status_code == 404
+
+
 async def test_etag_changes_when_a_newer_file_replaces_the_name(
     client: httpx.AsyncClient, world: World, uploaded: str
 ) -> None:

@@ -176,9 +176,10 @@ def small_body(file: PackageFile, delivery: Delivery) -> bytes | None:
 
 
 async def send_file(request: Request, file: PackageFile) -> Response:
-    """Send a file's blob however its store can: from memory when small and local,
-    zero-copy from a local file, streamed from an object store, or as a redirect to a
-    presigned URL. The checksum and disposition headers are there in every case."""
+    """Send a file's blob however its store can: from memory when small and local, from
+    a local file by granian (or by nginx in front, X-Accel-Redirect), streamed from an
+    object store, or as a redirect to a presigned URL. The checksum and disposition
+    headers are there in every case."""
     registry = registry_of(request)
     headers = file_headers(file)
     try:
@@ -199,6 +200,10 @@ async def send_file(request: Request, file: PackageFile) -> Response:
         log.error("blob of package file %s is missing or short: %s", file.id, exc)
         return json({"message": "500 Internal Server Error"}, 500)
     if isinstance(delivery, LocalFile):
+        accel = registry.settings.accel_redirect
+        if accel and _nginx_sends(request):
+            headers["X-Accel-Redirect"] = accel + delivery.name
+            return Response(headers=headers, media_type=OCTET_STREAM)
         return LocalFileResponse(
             delivery.path, headers=headers, media_type=OCTET_STREAM, stat_result=delivery.stat
         )
@@ -210,6 +215,18 @@ async def send_file(request: Request, file: PackageFile) -> Response:
         return RedirectResponse(delivery.url, status_code=302, headers=headers)
     return StreamedBlobResponse(
         delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"
+    )
+
+
+def _nginx_sends(request: Request) -> bool:
+    """Whether nginx in front will send the file itself (settings.accel_redirect): it
+    marks the requests it proxies, as Rack::Sendfile expects. A client that sets the
+    header itself, bypassing nginx, gets only the headers it asked for. Range requests
+    stay here, so that every Range gets the answers GitLab gives (LocalFileResponse)."""
+    return (
+        request.headers.get("x-sendfile-type") == "X-Accel-Redirect"
+        and request.method == "GET"
+        and "range" not in request.headers
     )
 
 

@@ -44,6 +44,7 @@ class BlobLocation:
 @dataclass(frozen=True, slots=True)
 class LocalFile:
     path: str
+    name: str  # the path under the store's root: what an X-Accel-Redirect names
     stat: os.stat_result
 
 

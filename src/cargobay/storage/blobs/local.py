@@ -30,6 +30,11 @@ from cargobay.storage.blobs.base import (
 from cargobay.storage.blobs.hashing import hash_stream
 
 
+def blob_name(sha256: str) -> str:
+    """Where a blob lives under the store's root."""
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
 class LocalBlobStore:
     def __init__(self, root: Path, *, chunk_size: int = 1024 * 1024) -> None:
         self.root = root
@@ -37,14 +42,14 @@ class LocalBlobStore:
         self.chunk_size = chunk_size
         self.tmp.mkdir(parents=True, exist_ok=True)
         (root / "sha256").mkdir(exist_ok=True)
-        self._blob_dir = f"{root}/sha256"
+        self._root = str(root)
 
     def path_for(self, sha256: str) -> Path:
         return Path(self._blob_path(sha256))
 
     def _blob_path(self, sha256: str) -> str:
         # A plain string on the download path: building Paths costs more than the stat.
-        return f"{self._blob_dir}/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+        return f"{self._root}/{blob_name(sha256)}"
 
     async def size(self, location: BlobLocation) -> int | None:
         try:
@@ -55,7 +60,8 @@ class LocalBlobStore:
     async def delivery(
         self, location: BlobLocation, *, size: int, file_name: str, disposition: str
     ) -> Delivery:
-        path = self._blob_path(location.sha256)
+        name = blob_name(location.sha256)
+        path = f"{self._root}/{name}"
         # A stat is a few microseconds: cheaper in place than a thread hop.
         try:
             stat = os.stat(path)
@@ -63,7 +69,7 @@ class LocalBlobStore:
             raise BlobMissing(location.sha256) from None
         if stat.st_size != size:
             raise BlobMissing(f"{location.sha256}: {stat.st_size} bytes, expected {size}")
-        return LocalFile(path, stat)
+        return LocalFile(path, name, stat)
 
     async def discard(self, blob: StoredBlob) -> None:
         # Content-addressed: another row may reference the same file. GC decides.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -77,5 +78,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
 def factory() -> ASGIApp:
     """Entry point for granian workers (``cargobay.app:factory``): settings come from the
-    environment, which ``cargobay serve`` fills in."""
-    return create_app(Settings())
+    environment, which ``cargobay serve`` fills in. Behind a trusted proxy, the client
+    address and scheme are the ones it forwards (settings.trusted_proxies)."""
+    settings = Settings()
+    app = create_app(settings)
+    if not settings.trusted_proxies:
+        return app
+    return wrap_asgi_with_proxy_headers(app, settings.trusted_proxies)  # type: ignore[no-any-return]

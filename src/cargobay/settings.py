@@ -104,6 +104,14 @@ class Settings(BaseSettings):
             "_links; empty means the request's own base URL."
         ),
     )
+    trusted_proxies: str = Field(
+        "127.0.0.1,::1",
+        description=(
+            "Addresses and networks (comma-separated; * for any) of proxies whose "
+            "X-Forwarded-For and X-Forwarded-Proto are believed: the client address that "
+            "audit events record, and the scheme of built URLs. Empty: believe none."
+        ),
+    )
     accel_redirect: str = Field(
         "",
         pattern=r"^(/.*/)?$",

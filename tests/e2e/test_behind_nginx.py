@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -141,3 +141,43 @@ def test_refusals_pass_through_and_blobs_are_not_reachable_directly(
     base = generic.split("/api/v4", 1)[0]
     blob = httpx.get(f"{base}/_cargobay/blobs/sha256/{SHA[:2]}/{SHA[2:4]}/{SHA}")
     assert blob.status_code == 404
+
+
+def audit_addresses(server_api: str, auth: dict[str, str]) -> list[str | None]:
+    events = httpx.get(f"{server_api}/projects/root%2Ftools/audit_events", headers=auth).json()
+    return [event["details"].get("ip_address") for event in events]
+
+
+def test_audit_events_record_the_address_nginx_forwards(
+    front: tuple[Server, str, dict[str, str]],
+) -> None:
+    """nginx appends the address it saw to X-Forwarded-For; Cargobay believes its trusted
+    proxies (settings.trusted_proxies, loopback by default), so the audit log names the
+    client, not the proxy. Here the client says it forwards for 203.0.113.7, and nginx,
+    on loopback like the client, is trusted with the rest."""
+    _server, generic, auth = front
+    put = httpx.put(
+        f"{generic}/audited.bin",
+        content=b"x",
+        headers={**auth, "X-Forwarded-For": "203.0.113.7"},
+    )
+    assert put.status_code == 201
+    api = generic.split("/projects/", 1)[0]
+    assert audit_addresses(api, auth)[0] == "203.0.113.7"
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_is_ignored(
+    make_server: Callable[..., Server],
+) -> None:
+    server = make_server(trusted_proxies="10.9.9.9")
+    token = server.cli("admin", "bootstrap")
+    server.cli("admin", "create-project", "root", "tools")
+    server.start()
+    try:
+        auth = {"PRIVATE-TOKEN": token}
+        url = f"{server.api}/projects/root%2Ftools/packages/generic/tool/1.0/a.bin"
+        put = httpx.put(url, content=b"x", headers={**auth, "X-Forwarded-For": "203.0.113.7"})
+        assert put.status_code == 201
+        assert audit_addresses(server.api, auth)[0] == "127.0.0.1"
+    finally:
+        server.stop()

@@ -154,6 +154,16 @@ def checksum_rate(size: int = GIB) -> float:
     return size / MIB / (time.perf_counter() - start)
 
 
+def cpu_probe() -> float:
+    """Milliseconds a fixed Python loop takes: taken at the start and the end of a run, it
+    shows whether the machine (a shared VM) ran at the same speed throughout."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return round((time.perf_counter() - start) * 1000, 1)
+
+
 def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 64) -> dict[str, float]:
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for key, value in headers.items():
@@ -207,6 +217,7 @@ def main() -> None:
         "machine": {
             "cpus": os.cpu_count(),
             "memory_gib": round(psutil.virtual_memory().total / GIB, 1),
+            "cpu_probe_ms_start": cpu_probe(),
         }
     }
     with tempfile.TemporaryDirectory(dir="/tmp") as tmp_name:
@@ -390,6 +401,7 @@ def main() -> None:
         "worst_median_ms": max(r["median_ms"] for r in listing_results),
         "best_median_ms": min(r["median_ms"] for r in listing_results),
     }
+    results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
     (RESULTS / "results.md").write_text(render(results))
@@ -406,7 +418,9 @@ def render(r: dict[str, Any]) -> str:
     )
     lines = [
         f"Machine: {r['machine']['cpus']} cores, {r['machine']['memory_gib']} GiB. "
-        f"One-thread md5+sha1+sha256: {r['checksum_rate_mb_s']} MB/s.",
+        f"One-thread md5+sha1+sha256: {r['checksum_rate_mb_s']} MB/s. "
+        f"CPU probe (a fixed Python loop): {r['machine']['cpu_probe_ms_start']} ms at the "
+        f"start, {r['machine']['cpu_probe_ms_end']} ms at the end.",
         "",
         "| measure | Cargobay (median [min-max]) | reference | ratio | peak RSS |",
         "|---|---|---|---|---|",

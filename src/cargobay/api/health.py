@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -19,16 +21,28 @@ async def liveness(_request: Request) -> Response:
 
 
 async def readiness(request: Request) -> Response:
-    try:
-        async with registry_of(request).db.read() as conn:
+    """GitLab's probe body; ``blob_store_check`` is Cargobay's: where file bodies go."""
+    registry = registry_of(request)
+
+    async def database() -> None:
+        async with registry.db.read() as conn:
             await conn.execute(text("SELECT 1"))
-        db = {"status": "ok"}
-    except Exception as exc:  # the probe reports any failure, whatever its kind
-        db = {"status": "failed", "message": type(exc).__name__}
-    ok = db["status"] == "ok"
+
+    db = await _probe(database())
+    blobs = await _probe(registry.blobs.check())
+    ok = db["status"] == blobs["status"] == "ok"
     body = {
         "status": "ok" if ok else "failed",
         "master_check": [{"status": "ok"}],
         "db_check": [db],
+        "blob_store_check": [blobs],
     }
     return json(body, 200 if ok else 503)
+
+
+async def _probe(check: Awaitable[None]) -> dict[str, str]:
+    try:
+        await check
+    except Exception as exc:  # the probe reports any failure, whatever its kind
+        return {"status": "failed", "message": type(exc).__name__}
+    return {"status": "ok"}

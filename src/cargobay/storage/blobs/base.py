@@ -109,6 +109,10 @@ class BlobStore(Protocol):
         """Keys of every stored object and every upload in flight."""
         ...
 
+    async def check(self) -> None:
+        """Raise unless the store can take uploads now (readiness probe)."""
+        ...
+
     async def close(self) -> None:
         """Release connections and threads."""
         ...

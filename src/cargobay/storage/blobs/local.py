@@ -79,6 +79,11 @@ class LocalBlobStore:
         with contextlib.suppress(FileNotFoundError):
             await anyio.to_thread.run_sync(self.path_for(location.sha256).unlink)
 
+    async def check(self) -> None:
+        # Uploads start as files in tmp/: it must be there and writable.
+        if not os.access(self.tmp, os.W_OK | os.X_OK):
+            raise OSError(f"{self.tmp} is missing or not writable")
+
     async def inventory(self) -> Inventory:
         def scan() -> Inventory:
             stored = sorted(p.name for p in (self.root / "sha256").rglob("*") if p.is_file())

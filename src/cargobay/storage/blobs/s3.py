@@ -182,6 +182,9 @@ class S3BlobStore:
         key = self.key_of(location)
         await _thread(lambda: self.client.delete_object(Bucket=self.bucket, Key=key))
 
+    async def check(self) -> None:
+        await _thread(lambda: self.client.head_bucket(Bucket=self.bucket))
+
     # ------------------------------------------------------------------ reads
 
     async def size(self, location: BlobLocation) -> int | None:

@@ -99,11 +99,12 @@ class LocalBlobStore:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         flusher = _Flusher(fd)
 
-        def write_all(buf: bytearray) -> None:
-            view = memoryview(buf)
-            while view:
-                view = view[os.write(fd, view) :]
-            flusher.wrote(len(buf))
+        def write_all(parts: list[bytes]) -> None:
+            for part in parts:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view) :]
+                flusher.wrote(len(part))
 
         try:
             try:

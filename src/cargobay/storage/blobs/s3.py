@@ -313,7 +313,7 @@ class MultipartWriter:
         self.key = key
         self.metadata = metadata
         self.upload_id: str | None = None
-        self.buffer: list[bytes | bytearray] = []
+        self.buffer: list[bytes] = []
         self.buffered = 0
         self.part_number = 0
         self.in_flight: deque[Future[dict[str, Any]]] = deque()
@@ -323,9 +323,9 @@ class MultipartWriter:
     def client(self) -> S3Client:
         return self.store.client
 
-    def write(self, data: bytes | bytearray) -> None:
-        self.buffer.append(data)
-        self.buffered += len(data)
+    def write(self, parts: list[bytes]) -> None:
+        self.buffer += parts
+        self.buffered += sum(map(len, parts))
         if self.buffered >= part_size_for(self.part_number + 1, self.store.part_size):
             self._ship()
 

@@ -70,6 +70,10 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = core
     # Paths no API route claims go to the web interface (cargobay/web/).
     app.add_middleware(WebInterface, web=build_web(core), api_routes=routes)
+    # Behind a trusted proxy, the client address (audit events) and scheme (built URLs)
+    # are the ones it forwards. The fast lane needs neither, so it runs before.
+    if settings.trusted_proxies:
+        app.add_middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.trusted_proxies)
     # GET of a small generic package file may be answered before the routes (fastlane.py).
     app.add_middleware(FastLane, registry=core)
     app.add_middleware(RawPathRouting)
@@ -78,10 +82,5 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
 def factory() -> ASGIApp:
     """Entry point for granian workers (``cargobay.app:factory``): settings come from the
-    environment, which ``cargobay serve`` fills in. Behind a trusted proxy, the client
-    address and scheme are the ones it forwards (settings.trusted_proxies)."""
-    settings = Settings()
-    app = create_app(settings)
-    if not settings.trusted_proxies:
-        return app
-    return wrap_asgi_with_proxy_headers(app, settings.trusted_proxies)  # type: ignore[no-any-return]
+    environment, which ``cargobay serve`` fills in."""
+    return create_app(Settings())

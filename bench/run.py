@@ -80,6 +80,11 @@ class PeakRss:
         self._thread.join()
 
 
+def progress(step: str) -> None:
+    """What the bench is doing now, on stderr (a full run takes ~15 minutes)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {step}", file=sys.stderr, flush=True)
+
+
 def stats(values: list[float]) -> dict[str, float]:
     return {
         "median": round(statistics.median(values), 2),
@@ -230,6 +235,7 @@ def main() -> None:
             auth = ["--header", f"PRIVATE-TOKEN: {token}"]
             nginx_url = f"http://127.0.0.1:{port}"
 
+            progress(f"upload 1 GiB, {runs} runs each")
             # Upload 1 GiB: each server's runs together, after a sync, so that neither
             # writes while the other's uploads are still being written back.
             os.sync()
@@ -250,6 +256,7 @@ def main() -> None:
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
+            progress("upload 5 GiB (peak memory)")
             # Peak memory during a 5 GiB upload (a sparse file: reading it costs nothing)
             five = tmp / "five-gib.bin"
             with five.open("wb") as f:
@@ -262,6 +269,7 @@ def main() -> None:
             }
             five.unlink()
 
+            progress(f"download 1 GiB, {runs} runs each: direct, behind nginx, nginx")
             # Download 1 GiB: nginx serves the very file Cargobay stored. Cargobay sends
             # it itself, and behind the nginx of docs/deployment.md hands it to nginx.
             (www / "big.bin").symlink_to(blob_file(server, big))
@@ -291,6 +299,7 @@ def main() -> None:
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
+            progress("throughput against file size, 1 KiB to 1 GiB")
             # Throughput against file size, both ways, for the plot
             sizes = [1024, 64 * 1024, MIB, 16 * MIB, 256 * MIB, GIB]
             curve: dict[str, dict[str, list[float]]] = {}
@@ -314,6 +323,7 @@ def main() -> None:
                 curve[str(size)] = {k: size / MIB / statistics.median(v) for k, v in point.items()}  # type: ignore[misc]
             results["throughput_by_size_mb_s"] = curve
 
+            progress("100 concurrent 1 MiB uploads")
             # 100 concurrent 1 MiB uploads into one package
             payloads = [os.urandom(MIB) for _ in range(100)]
 
@@ -351,6 +361,7 @@ def main() -> None:
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
+        progress(f"1 KiB authenticated downloads, {runs} wrk runs each")
         # 1 KiB authenticated downloads, 64 connections: both servers with 2 workers
         with nginx(tmp / "nginx2", port) as www, cargobay(tmp, 2) as (server, token, generic):
             small = make_file(tmp / "small.bin", 1024)
@@ -382,6 +393,7 @@ def main() -> None:
                 "peak_rss_mb": round(rss.peak / MIB, 1),
             }
 
+    progress("Packages API pages at 100,000 packages (bench/listing.py)")
     listing_out = RESULTS / "listing.json"
     subprocess.run(
         [

@@ -169,13 +169,26 @@ def cpu_probe() -> float:
     return round((time.perf_counter() - start) * 1000, 1)
 
 
-def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 64) -> dict[str, float]:
+def wrk(
+    url: str,
+    headers: dict[str, str],
+    seconds: int,
+    connections: int = 64,
+    script: Path | None = None,
+) -> dict[str, float]:
+    """A wrk run's rate and latencies; ``errors`` counts non-2xx answers and socket
+    errors. ``script``: a Lua script shaping each request (bench/load.py's PUTs)."""
     args = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if script is not None:
+        args += ["-s", str(script)]
     for key, value in headers.items():
         args += ["-H", f"{key}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
 
     def latency(pct: str) -> float:
         value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
@@ -185,7 +198,8 @@ def wrk(url: str, headers: dict[str, str], seconds: int, connections: int = 64) 
         "rps": rps,
         "p50_ms": latency("50"),
         "p99_ms": latency("99"),
-        "errors": int(non2xx.group(1)) if non2xx else 0,
+        "errors": (int(non2xx.group(1)) if non2xx else 0)
+        + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
     }
 
 

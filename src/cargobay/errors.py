@@ -25,8 +25,10 @@ def message(status: int, text: str = "") -> dict[str, Any]:
         401: "Unauthorized",
         403: "Forbidden",
         404: "Not Found",
+        408: "Request Timeout",
         409: "Conflict",
         412: "Precondition Failed",
+        503: "Service Unavailable",
     }[status]
     return {"message": f"{status} {reason}" + (f" - {text}" if text else "")}
 
@@ -57,6 +59,18 @@ class PreconditionFailed(CargobayError):
     status = 412
 
 
+class RequestTimeout(CargobayError):
+    """408: the client stopped sending its body."""
+
+    status = 408
+
+
+class Unavailable(CargobayError):
+    """503: the server cannot take this request now; ``Retry-After`` says when to."""
+
+    status = 503
+
+
 def bad_params(*reasons: str) -> Invalid:
     return Invalid({"error": ", ".join(reasons)})
 
@@ -71,3 +85,12 @@ def forbidden(text: str = "") -> Forbidden:
 
 def bad_request(text: str) -> Invalid:
     return Invalid(message(400, text))
+
+
+def request_timeout(idle_seconds: float) -> RequestTimeout:
+    text = f"no request body received for {idle_seconds:g} seconds"
+    return RequestTimeout(message(408, text), {"Connection": "close"})
+
+
+def unavailable(text: str, *, retry_after: int) -> Unavailable:
+    return Unavailable(message(503, text), {"Retry-After": str(retry_after)})

@@ -8,7 +8,10 @@ the app, start from a clean interpreter.
 
 from __future__ import annotations
 
+import errno
+import multiprocessing
 import os
+import socket
 import sys
 from typing import NoReturn
 
@@ -18,6 +21,38 @@ from typing import NoReturn
 # instead of 8 per core for the handful of threads a worker runs. The operator's own
 # values win.
 MALLOC_DEFAULTS = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": str(256 * 1024)}
+
+
+class PortInUse(Exception):
+    pass
+
+
+def claim_port(host: str, port: int) -> socket.socket:
+    """Fail at once if something listens on ``host:port``, and keep another server from
+    starting there meanwhile. granian's workers bind with SO_REUSEPORT, with which a
+    second server binds the same port without an error and the kernel splits the
+    connections between the two. This socket binds without it first (refused where any
+    listener is), then is bound again with it: held open, it refuses the next server's
+    check while letting our own workers bind beside it. It never listens."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse("the address is already in use by another process") from None
+            raise
+    guard = socket.socket(family, socket.SOCK_STREAM)
+    guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    guard.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    guard.bind((host, port))
+    return guard
+
+
+def worker_count(workers: int) -> int:
+    """0: one worker per CPU this process may run on."""
+    return workers or len(os.sched_getaffinity(0))
 
 
 def exec_server(host: str, port: int, workers: int) -> NoReturn:
@@ -30,6 +65,14 @@ def main(host: str, port: str, workers: str) -> None:
     from granian.constants import Interfaces
     from granian.http import HTTP1Settings
 
+    try:
+        guard = claim_port(host, int(port))  # noqa: F841 (held for the server's lifetime)
+    except (PortInUse, OSError) as exc:
+        sys.exit(f"cargobay: cannot listen on {host}:{port}: {exc}")
+    # Workers start as fresh interpreters: a forked worker inherited the supervisor's
+    # signal handler, so a SIGTERM that reached it before it installed its own was
+    # swallowed, and it kept serving after the supervisor shut down (2 of 8 tries).
+    multiprocessing.set_start_method("spawn", force=True)
     Granian(
         "cargobay.app:factory",
         factory=True,

@@ -96,7 +96,9 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `cargobay serve` binds to.")
     port: int = Field(8080, description="Port `cargobay serve` listens on.")
-    workers: int = Field(1, ge=1, description="Server worker processes.")
+    workers: int = Field(
+        0, ge=0, description="Server worker processes; 0 means one per CPU the server may use."
+    )
     external_url: str = Field(
         "",
         description=(
@@ -127,9 +129,26 @@ class Settings(BaseSettings):
         16,
         ge=1,
         description=(
-            "Upload bodies each worker process receives at once; later ones wait, their "
-            "bytes still in the socket, before the first is read. Each one in flight holds "
-            "up to two upload_chunk_size buffers, so this bounds a worker's memory."
+            "Upload bodies larger than one upload_chunk_size that each worker process "
+            "receives at once; each holds up to two upload_chunk_size buffers (and the "
+            "parts in flight on S3), so this bounds a worker's memory. An upload takes its "
+            "slot when its first full chunk has arrived: smaller bodies never wait for one."
+        ),
+    )
+    upload_queue_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How long an upload waits for one of the concurrent_uploads slots before it is "
+            "answered 503 with Retry-After."
+        ),
+    )
+    upload_idle_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "An upload whose client sends nothing for this long is answered 408 and its "
+            "connection closed; what it sent is discarded."
         ),
     )
     max_file_size: int = Field(

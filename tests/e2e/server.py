@@ -97,5 +97,8 @@ def make_server(tmp: Path, **settings: str) -> Server:
     data = tmp / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CARGOBAY_")}
     env["CARGOBAY_DATA_DIR"] = str(data)
+    # One worker unless a test asks for more (workers="0" is serve's default, one per
+    # CPU): the suite starts dozens of servers, and each worker is an interpreter to boot.
+    env["CARGOBAY_WORKERS"] = "1"
     env.update({f"CARGOBAY_{k.upper()}": v for k, v in settings.items()})
     return Server(data, env)

@@ -1,12 +1,19 @@
 from __future__ import annotations
 
+import os
 import re
+import signal
 import subprocess
+import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
+import psutil
+import pytest
 
 from tests.e2e.server import BIN, Server
+from tests.e2e.test_robustness import wait_for
 
 
 def test_first_serve_bootstraps_and_prints_a_working_curl_command(
@@ -45,3 +52,85 @@ def test_health_endpoints(server: Server) -> None:
     assert httpx.get(f"{server.base_url}/-/liveness").json() == {"status": "ok"}
     ready = httpx.get(f"{server.base_url}/-/readiness").json()
     assert ready["status"] == "ok" and ready["db_check"] == [{"status": "ok"}]
+
+
+def test_serve_on_a_taken_port_fails_at_once(
+    make_server: Callable[..., Server], tmp_path: Path
+) -> None:
+    first = make_server()
+    first.start()
+    try:
+        second = make_server(tmp_path / "second")
+        t = time.monotonic()
+        result = subprocess.run(
+            [str(BIN / "cargobay"), "serve", "--port", str(first.port)],
+            env=second.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode != 0
+        assert f"cannot listen on 127.0.0.1:{first.port}" in result.stderr
+        assert "already in use" in result.stderr
+        assert "Traceback" not in result.stderr
+        assert time.monotonic() - t < 10
+        assert not (second.data_dir / "cargobay.db").exists()  # refused before any work
+        assert httpx.get(f"{first.base_url}/-/liveness").status_code == 200
+    finally:
+        first.stop()
+
+
+def test_serve_defaults_to_one_worker_per_cpu(make_server: Callable[..., Server]) -> None:
+    server = make_server(workers="0")
+    server.start()
+    try:
+        assert server.proc is not None
+        expected = len(os.sched_getaffinity(0))
+        assert wait_for(lambda: server.log().count("Started worker-") == expected), server.log()
+        workers = [
+            child
+            for child in psutil.Process(server.proc.pid).children()
+            if "--multiprocessing-fork" in child.cmdline()  # not multiprocessing's tracker
+        ]
+        assert len(workers) == expected
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.8, 1.3, 1.8])
+def test_sigterm_at_any_moment_of_start_up_stops_the_server(
+    make_server: Callable[..., Server], delay: float
+) -> None:
+    server = make_server(workers="2")
+    server.cli("admin", "bootstrap")  # migrated and bootstrapped: start-up is granian's
+    server.log_path = server.data_dir.parent / "server.log"
+    with server.log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            [str(BIN / "cargobay"), "serve", "--port", str(server.port)],
+            env=server.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGTERM)  # the supervisor only, as a service manager does
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise AssertionError(f"still running {delay} s into start-up: {server.log()}") from None
+    # No worker outlives it (they are all in the session the server started).
+    assert wait_for(lambda: not _in_session(proc.pid), timeout=15), server.log()
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{server.base_url}/-/liveness", timeout=1)
+
+
+def _in_session(sid: int) -> list[int]:
+    members = []
+    for pid in psutil.pids():
+        try:
+            if os.getsid(pid) == sid and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                members.append(pid)
+        except (OSError, psutil.Error):
+            continue
+    return members

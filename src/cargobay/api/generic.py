@@ -18,6 +18,7 @@ from starlette.responses import (
     Response,
 )
 
+from cargobay.api.bodies import body_chunks
 from cargobay.api.params import (
     check_values,
     client_address,
@@ -76,12 +77,13 @@ async def upload(request: Request) -> Response:
     select, select_error = check_values(request, "select", ("package_file",))
     where = _coordinates(request, status_error, select_error)
     length = request.headers.get("content-length")
+    registry = registry_of(request)
     published = await publish_file(
-        registry_of(request),
+        registry,
         principal,
         path_value(request, "id"),
         where,
-        request.stream(),
+        body_chunks(request, idle_seconds=registry.settings.upload_idle_seconds),
         status=PackageStatus[status] if status else None,
         content_length=int(length) if length and length.isdigit() else None,
         ip_address=client_address(request),

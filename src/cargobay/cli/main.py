@@ -17,7 +17,7 @@ from cargobay.domain.models import AccessLevel, RegistryAccess, Visibility
 from cargobay.errors import CargobayError
 from cargobay.services import admin
 from cargobay.services.registry import Registry, open_registry
-from cargobay.serving import exec_server
+from cargobay.serving import PortInUse, claim_port, exec_server, worker_count
 from cargobay.settings import Settings
 from cargobay.storage.db.migrate import upgrade
 
@@ -67,12 +67,20 @@ def main() -> None:
 @main.command()
 @click.option("--host", help="Address to bind (CARGOBAY_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, help="Port (CARGOBAY_PORT, default 8080).")
-@click.option("--workers", type=int, help="Worker processes (CARGOBAY_WORKERS, default 1).")
+@click.option(
+    "--workers", type=int, help="Worker processes (CARGOBAY_WORKERS; default 0: one per CPU)."
+)
 @click.option("--data-dir", help="Data directory (CARGOBAY_DATA_DIR, default ./data).")
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: str | None) -> None:
     """Run the server. The first start on an empty data directory creates the database,
     an administrator and its token, and prints a curl command to try."""
     settings = _settings(host=host, port=port, workers=workers, data_dir=data_dir)
+    try:
+        claim_port(settings.host, settings.port).close()  # before any work: fail fast
+    except (PortInUse, OSError) as exc:
+        raise click.ClickException(
+            f"cannot listen on {settings.host}:{settings.port}: {exc}"
+        ) from None
     upgrade(settings.resolved_database_url())
     token = asyncio.run(_bootstrap(settings))
     base = f"http://{settings.host}:{settings.port}"
@@ -89,7 +97,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
             "\n`cargobay admin set-password root`.\n"
         )
     sys.stdout.flush()
-    exec_server(settings.host, settings.port, settings.workers)  # cargobay/serving.py
+    exec_server(settings.host, settings.port, worker_count(settings.workers))  # serving.py
 
 
 async def _bootstrap(settings: Settings) -> str | None:

@@ -115,7 +115,7 @@ async def preview(registry: Registry, principal: Principal, ref: str) -> list[Re
 async def run_now(registry: Registry, actor: audit.Actor, ref: str) -> list[Removal]:
     """Run a project's policy at once (its schedule is left as it is)."""
     assert actor.principal is not None
-    async with registry.db.write() as conn:
+    async with registry.db.write(bulk=True) as conn:
         access = await managed_project(conn, registry, actor.principal, ref)
         return await _run(conn, access.project, actor, utcnow())
 
@@ -167,7 +167,7 @@ async def run_due(
     for project_id in due:
         if stopping is not None and stopping():
             break  # the server is shutting down; the rest stays due
-        async with registry.db.write() as conn:
+        async with registry.db.write(bulk=True) as conn:
             if not await sql.claim(conn, project_id, now, now + _interval(registry)):
                 continue  # another process took it
             project = await repo.find_project(conn, str(project_id))
@@ -192,7 +192,7 @@ async def run_local(
             ids = await sql.projects_with_active_policy(conn)
     runs = []
     for project_id in ids:
-        session = registry.db.read() if dry_run else registry.db.write()
+        session = registry.db.read() if dry_run else registry.db.write(bulk=True)
         async with session as conn:
             project = await repo.find_project(conn, str(project_id))
             assert project is not None

@@ -82,7 +82,7 @@ async def collect_garbage(
     say("deleting blobs no package file references")
     while True:
         try:
-            async with registry.db.write() as conn:
+            async with registry.db.write(bulk=True) as conn:
                 gone = await sql.drop_unreferenced_blob_rows(conn, BATCH)
         except (IntegrityError, DBAPIError) as exc:
             # An upload referenced one of these blobs while we deleted it (PostgreSQL
@@ -115,7 +115,7 @@ async def _repeat(registry: Registry, purge: Callable[[Connection, int], Awaitab
     """Run a purge in short transactions of BATCH rows until it finds no more."""
     total = 0
     while True:
-        async with registry.db.write() as conn:
+        async with registry.db.write(bulk=True) as conn:
             count = await purge(conn, BATCH)
         total += count
         if count < BATCH:

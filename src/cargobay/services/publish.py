@@ -14,7 +14,7 @@ from cargobay.auth.principal import Principal
 from cargobay.domain.duplicates import duplicate_allowed
 from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
 from cargobay.domain.names import FileCoordinates
-from cargobay.errors import CargobayError, bad_request
+from cargobay.errors import bad_request
 from cargobay.services import audit
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
 from cargobay.services.protection import (
@@ -26,8 +26,8 @@ from cargobay.services.protection import (
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
-from cargobay.storage.db import policies
 from cargobay.storage.db import repository as repo
+from cargobay.storage.db import uploads
 from cargobay.storage.db.database import Connection
 
 DUPLICATE = "Duplicate package is not allowed"
@@ -55,25 +55,25 @@ async def publish_file(
         access = await project_access(conn, principal, project_ref, registry.settings)
         if access is None:
             raise generic_project_denied(principal)
-        # The size limit, the generic_packages flag and push protection in one statement.
-        rule_level = role_for_rules(principal, access.can)
-        policy = await policies.upload_policy(conn, access.project, where.package_name, rule_level)
-        if not generic_on(policy.generic_enabled):
-            raise generic_disabled()
-        if not access.can.create_package:
-            raise generic_forbidden(principal)
-        limit = policy.max_file_size
-        if limit is None:
-            limit = registry.settings.max_file_size
-        if limit and content_length is not None and content_length >= limit:
-            raise too_large()
-        if policy.push_protected:
-            raise package_protected()
         project = access.project
-        await _check_duplicate(conn, project.id, project.namespace_id, where)
+        rule_level = role_for_rules(principal, access.can)
+        checks = await _checks(conn, project, where, rule_level)
+    if not generic_on(checks.generic_enabled):
+        raise generic_disabled()
+    if not access.can.create_package:
+        raise generic_forbidden(principal)
+    limit = checks.max_file_size
+    if limit is None:
+        limit = registry.settings.max_file_size
+    if limit and content_length is not None and content_length >= limit:
+        raise too_large()
+    _refuse(checks, where)
 
-    async with registry.upload_slots:  # bounds the memory of many uploads at once
-        blob = await registry.blobs.put(body, limit=limit)
+    admitted = registry.upload_slots.admit(body)
+    try:
+        blob = await registry.blobs.put(admitted.chunks(), limit=limit)
+    finally:
+        admitted.release()
     try:
         published, kept_key = await _record(
             registry,
@@ -85,14 +85,43 @@ async def publish_file(
             rule_level=rule_level,
             ip_address=ip_address,
         )
-    except CargobayError:
-        # Refused after the body arrived (another upload won the duplicate race): the
-        # transaction rolled back, so no row will ever point at this copy.
+    except BaseException:
+        # Refused after the body arrived (another upload won the duplicate race, a rule
+        # appeared) or failed: the transaction rolled back, so no row will ever point at
+        # this copy.
         await registry.blobs.discard(blob)
         raise
     if kept_key != blob.key:
         await registry.blobs.discard(blob)  # the same content was stored before
     return published
+
+
+async def _checks(
+    conn: Connection, project: Project, where: FileCoordinates, rule_level: int
+) -> uploads.UploadChecks:
+    return await uploads.checks(
+        conn,
+        project_id=project.id,
+        full_path=project.full_path,
+        namespace_id=project.namespace_id,
+        name=where.package_name,
+        version=where.package_version,
+        file_name=where.stored_name,
+        push_level=rule_level,
+    )
+
+
+def _refuse(checks: uploads.UploadChecks, where: FileCoordinates) -> None:
+    """Push protection, then the duplicate rule."""
+    if checks.push_protected:
+        raise package_protected()
+    if checks.file_exists and not duplicate_allowed(
+        checks.duplicates_allowed,
+        checks.duplicate_exception_regex,
+        where.package_name,
+        where.package_version,
+    ):
+        raise bad_request(DUPLICATE)
 
 
 async def _record(
@@ -109,8 +138,8 @@ async def _record(
     now = utcnow()
     pipeline_id = principal.job.pipeline_id if principal.job else None
     async with registry.db.write() as conn:
-        kept_key = await repo.record_blob(conn, blob, now)
-        package, created = await repo.get_or_create_package(
+        kept_key = await uploads.record_blob(conn, blob, now)
+        package, created = await uploads.live_package(
             conn,
             project_id=project.id,
             name=where.package_name,
@@ -119,17 +148,14 @@ async def _record(
             creator_id=principal.user.id if principal.user else None,
             now=now,
         )
-        # Checked again under the write lock: another upload may have won meanwhile.
-        await _check_duplicate(conn, project.id, project.namespace_id, where)
-        if await policies.is_protected(
-            conn, project.id, where.package_name, action="push", level=rule_level
-        ):
-            raise package_protected()  # a rule created while the body streamed in
+        # Checked again under the write lock: another upload may have won meanwhile, or
+        # a protection rule been created while the body streamed in.
+        _refuse(await _checks(conn, project, where, rule_level), where)
         if status is not None and status != package.status and not created:
             await repo.set_package_status(conn, package.id, status, now)
         if pipeline_id is not None:
             await repo.add_build_info(conn, package.id, pipeline_id)
-        file = await repo.insert_file(
+        file = await uploads.insert_file(
             conn,
             package_id=package.id,
             stored_name=where.stored_name,
@@ -157,17 +183,3 @@ async def _record(
             now=now,
         )
     return Published(file, project.id, created), kept_key
-
-
-async def _check_duplicate(
-    conn: Connection, project_id: int, namespace_id: int, where: FileCoordinates
-) -> None:
-    live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
-    package = await repo.find_package(
-        conn, project_id, where.package_name, where.package_version, live
-    )
-    if package is None or not await repo.has_live_file_named(conn, package.id, where.stored_name):
-        return
-    allowed, regex = await repo.namespace_duplicate_settings(conn, namespace_id)
-    if not duplicate_allowed(allowed, regex, where.package_name, where.package_version):
-        raise bad_request(DUPLICATE)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from cargobay.services.admission import UploadSlots
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobStore
 from cargobay.storage.blobs.local import LocalBlobStore
@@ -23,10 +23,14 @@ class Registry:
     # Packages whose last_downloaded_at this process is writing (services/download.py).
     download_marks: set[int] = field(default_factory=set)
     # Upload bodies being received at once (settings.concurrent_uploads).
-    upload_slots: asyncio.Semaphore = field(init=False)
+    upload_slots: UploadSlots = field(init=False)
 
     def __post_init__(self) -> None:
-        self.upload_slots = asyncio.Semaphore(self.settings.concurrent_uploads)
+        self.upload_slots = UploadSlots(
+            self.settings.concurrent_uploads,
+            chunk_size=self.settings.upload_chunk_size,
+            queue_seconds=self.settings.upload_queue_seconds,
+        )
 
     async def close(self) -> None:
         try:

@@ -36,12 +36,15 @@ async def hash_stream(
     *,
     limit: int,
     chunk_size: int,
+    finish: Callable[[StoredBlob], None] | None = None,
 ) -> StoredBlob:
     """Feed every byte of ``chunks`` to ``sink`` (called in a worker thread, in order,
     with lists of chunks of about ``chunk_size`` bytes) and return the digests. The
     chunks are handed over as they are: immutable bytes, so nothing is copied (a copy of
     each MiB cost more than hashing it). ``limit`` > 0: a body of ``limit`` bytes or
-    more raises the spec's 400 "File is too large" as soon as the count reaches it."""
+    more raises the spec's 400 "File is too large" as soon as the count reaches it.
+    ``finish`` runs on the worker thread of the last step, with the digests: a small
+    body is then hashed, written and made durable in one thread hop."""
     md5 = hashlib.md5(usedforsecurity=False)
     sha1 = hashlib.sha1(usedforsecurity=False)
     sha256 = hashlib.sha256()
@@ -71,13 +74,20 @@ async def hash_stream(
         if pending is not None:
             await pending
             pending = None
-        if parts:
-            await anyio.to_thread.run_sync(step, parts)
+
+        def last_step() -> StoredBlob:
+            if parts:
+                step(parts)
+            blob = StoredBlob(sha256.hexdigest(), sha1.hexdigest(), md5.hexdigest(), size)
+            if finish is not None:
+                finish(blob)
+            return blob
+
+        return await anyio.to_thread.run_sync(last_step)
     finally:
         # Never let the caller clean up while a worker still writes into its sink.
         if pending is not None:
             await asyncio.shield(_settle(pending))
-    return StoredBlob(sha256.hexdigest(), sha1.hexdigest(), md5.hexdigest(), size)
 
 
 def _update(digest: Any, parts: list[bytes]) -> None:

@@ -106,15 +106,19 @@ class LocalBlobStore:
                     view = view[os.write(fd, view) :]
                 flusher.wrote(len(part))
 
+        def durable(blob: StoredBlob) -> None:
+            flusher.finish()
+            self._publish(temp, blob.sha256)
+
         try:
             try:
-                blob = await hash_stream(chunks, write_all, limit=limit, chunk_size=self.chunk_size)
-                await anyio.to_thread.run_sync(flusher.finish)
+                blob = await hash_stream(
+                    chunks, write_all, limit=limit, chunk_size=self.chunk_size, finish=durable
+                )
             finally:
                 if flusher.busy:  # an upload that failed midway
                     await anyio.to_thread.run_sync(flusher.settle)
                 os.close(fd)
-            await anyio.to_thread.run_sync(self._publish, temp, blob.sha256)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
                 temp.unlink()

@@ -2,10 +2,16 @@
 for lookups by key), ``scan`` (a snapshot for statements that grow with the data),
 ``write``, and ``first`` (one prepared statement, for the download path).
 
-SQLite: WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for write
-transactions. A deferred transaction that later wants to write can fail at once with
-SQLITE_BUSY instead of waiting; taking the write lock up front makes concurrent writers
-queue on the busy timeout instead.
+SQLite: WAL, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions (a deferred
+transaction that later wants to write can fail at once with SQLITE_BUSY instead of
+waiting). Each process has one writer: one connection, behind a lock that queues the
+process's write transactions in order. SQLite's busy handler is no queue: with a
+connection per writer, 20 concurrent uploads polled it for the write lock and some lost
+for 30 s, after their body had arrived (a 500 and a lost upload). The statements of a
+short write run inline (holding the write lock, they never wait) and the commit, which
+fsyncs, runs on a thread: one thread hop per transaction. Only when another process
+holds the write lock does ``BEGIN IMMEDIATE`` wait, on a thread, on SQLite's busy
+handler, so several processes on one file still take turns.
 
 SQLite reads run inline, on the event loop's own thread, through a synchronous
 connection pool: a WAL reader never waits for a lock, and an indexed lookup takes
@@ -18,12 +24,15 @@ instead of blocking the loop.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVarTuple, overload
 
+import anyio.to_thread
 from sqlalchemy import Connection as SyncConnection
 from sqlalchemy import (
     CursorResult,
@@ -75,6 +84,14 @@ class InlineConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self._conn.execute(statement, parameters)
+
+
+class ThreadedConnection(InlineConnection):
+    """The same, each statement on a worker thread: for write transactions whose
+    statements grow with the data (cleanup, garbage collection, copies)."""
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return await anyio.to_thread.run_sync(self._conn.execute, statement, parameters)
 
 
 class Prepared:
@@ -135,30 +152,56 @@ def async_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
+# How long a writer waits for another process's SQLite write lock, and a request for a
+# pooled connection, before it fails: far beyond any transaction, so under load work
+# waits its turn instead of failing.
+LOCK_WAIT_SECONDS = 120
+
+
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         # A connection returned to a full pool is closed: size it for the concurrency
         # expected, or every burst reopens connections (and, on SQLite, threads).
-        options: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size}
+        # Requests beyond it wait for a connection rather than fail.
+        options: dict[str, Any] = {
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+            "pool_timeout": LOCK_WAIT_SECONDS,
+        }
         self.inline: Engine | None = None
         self._held: PoolProxiedConnection | None = None  # first()'s SQLite connection
+        self._writer: Engine | None = None
+        self._writer_conn: SyncConnection | None = None
+        self._write_turn: asyncio.Lock | None = None
         if self.is_sqlite:
-            options["connect_args"] = {"timeout": 30}
+            options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
+                sync_url = make_url(self.url).set(drivername="sqlite+pysqlite")
                 # Never blocks on checkout (unbounded overflow): blocking would stall
                 # the event loop. Only reads that suspend mid-transaction hold more
                 # than one connection at a time.
                 self.inline = create_engine(
-                    make_url(self.url).set(drivername="sqlite+pysqlite"),
+                    sync_url,
                     pool_size=pool_size,
                     max_overflow=-1,
-                    connect_args={"timeout": 30, "check_same_thread": False},
+                    connect_args={"timeout": LOCK_WAIT_SECONDS, "check_same_thread": False},
                 )
                 _configure_sqlite(self.inline, query_only=True)
+                # The one writer: its BEGIN IMMEDIATE first tries without waiting
+                # (timeout 0), inline; see write().
+                self._writer = create_engine(
+                    sync_url,
+                    pool_size=1,
+                    max_overflow=0,
+                    connect_args={"timeout": 0, "check_same_thread": False},
+                )
+                _configure_sqlite(
+                    self._writer, query_only=False, busy_timeout_ms=0, emits_begin=False
+                )
         else:
             options["pool_pre_ping"] = True
         self.engine: AsyncEngine = create_async_engine(self.url, **options)
@@ -206,17 +249,47 @@ class Database:
         return None if found is None else form.row(found)
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Connection]:
-        """A write transaction, committed when the block exits without an exception."""
-        async with self.engine.connect() as conn:
-            conn = await conn.execution_options(cargobay_write=True)
-            async with conn.begin():
-                yield conn
+    async def write(self, *, bulk: bool = False) -> AsyncIterator[Connection]:
+        """A write transaction, committed when the block exits without an exception.
+        Keep it short: on SQLite it holds the database's only write lock, and its
+        statements run inline on the event loop unless ``bulk`` (statements whose cost
+        grows with the data) sends each to a thread."""
+        if self._writer is None:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(cargobay_write=True)
+                async with conn.begin():
+                    yield conn
+            return
+        if self._write_turn is None:
+            self._write_turn = asyncio.Lock()
+        async with self._write_turn:  # the process's writers queue here, in order
+            writer = self._writer_conn
+            if writer is None or writer.closed or writer.invalidated:
+                writer = self._writer_conn = self._writer.connect()
+            driver: Any = writer.connection.dbapi_connection  # sqlite3.Connection
+            try:
+                await _begin_immediate(driver)
+                transaction = writer.begin()  # SQLAlchemy's side of it (emits nothing)
+                yield ThreadedConnection(writer) if bulk else InlineConnection(writer)
+                # Not cancellable: a transaction that reached its commit completes (a
+                # cancellation is raised after it).
+                await anyio.to_thread.run_sync(transaction.commit)
+            except BaseException:
+                if writer.in_transaction():
+                    writer.rollback()
+                if driver.in_transaction:
+                    driver.rollback()  # BEGIN done, but the block never started
+                raise
 
     async def dispose(self) -> None:
         if self._held is not None:
             self._held.close()
             self._held = None
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+            self._writer_conn = None
+        if self._writer is not None:
+            self._writer.dispose()
         if self.inline is not None:
             self.inline.dispose()
         await self.engine.dispose()
@@ -240,7 +313,37 @@ async def lock_exclusively(conn: Connection, name: str, *, wait: bool = True) ->
     return wait or bool(result.scalar())
 
 
-def _configure_sqlite(engine: Engine, *, query_only: bool) -> None:
+async def _begin_immediate(driver: Any) -> None:
+    """Take SQLite's write lock: inline when it is free (microseconds), else on a thread
+    that waits on SQLite's busy handler while another process writes."""
+    try:
+        driver.execute("BEGIN IMMEDIATE")
+        return
+    except sqlite3.OperationalError as exc:
+        if not _is_busy(exc):
+            raise
+
+    def wait_for_lock() -> None:
+        driver.execute(f"PRAGMA busy_timeout={LOCK_WAIT_SECONDS * 1000}")
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        finally:
+            driver.execute("PRAGMA busy_timeout=0")
+
+    await anyio.to_thread.run_sync(wait_for_lock)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _configure_sqlite(
+    engine: Engine,
+    *,
+    query_only: bool,
+    busy_timeout_ms: int = LOCK_WAIT_SECONDS * 1000,
+    emits_begin: bool = True,
+) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_conn: Any, _record: ConnectionPoolEntry) -> None:
         # Let us emit BEGIN ourselves (the pysqlite/aiosqlite default is wrong for us).
@@ -249,10 +352,13 @@ def _configure_sqlite(engine: Engine, *, query_only: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # a 201 means the row survives power loss
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         if query_only:
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    if not emits_begin:
+        return  # the caller emits BEGIN IMMEDIATE itself
 
     @event.listens_for(engine, "begin")
     def on_begin(conn: Any) -> None:

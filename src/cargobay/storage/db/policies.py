@@ -4,7 +4,6 @@ reads before it accepts a body."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cargobay.domain.features import INSTANCE, NAMESPACE, PROJECT, Gate
-from cargobay.domain.models import PackageType, Project
+from cargobay.domain.models import PackageType
 from cargobay.storage.db.database import Connection
 from cargobay.storage.db.tables import (
     feature_gates,
@@ -73,7 +72,7 @@ def protection_applies(
     package_name: Any,
     *,
     action: str,
-    below: int | None,
+    below: int | ColumnElement[int] | None,
     package_type: PackageType = PackageType.generic,
 ) -> Exists:
     """EXISTS a rule of the project matching the name whose minimum level for ``action``
@@ -286,33 +285,3 @@ async def set_max_file_size(conn: Connection, size: int, now: datetime) -> None:
         )
     )
     await conn.execute(statement)
-
-
-# ---------------------------------------------------------------- what an upload reads
-
-
-@dataclass(frozen=True, slots=True)
-class UploadPolicy:
-    max_file_size: int | None  # None: the setting's default
-    generic_enabled: bool | None  # None: the flag's default
-    push_protected: bool
-
-
-async def upload_policy(
-    conn: Connection, project: Project, package_name: str, push_level: int
-) -> UploadPolicy:
-    """The size limit, the generic_packages flag and push protection, in one statement:
-    an upload pays one round trip for all of its policies."""
-    query = select(
-        _max_file_size().label("max_file_size"),
-        gate_for("generic_packages", project.id, project.full_path).label("enabled"),
-        protection_applies(project.id, package_name, action="push", below=push_level).label(
-            "protected"
-        ),
-    )
-    row = (await conn.execute(query)).one()
-    return UploadPolicy(
-        None if row.max_file_size is None else int(row.max_file_size),
-        None if row.enabled is None else bool(row.enabled),
-        bool(row.protected),
-    )

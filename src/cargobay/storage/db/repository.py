@@ -23,8 +23,6 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cargobay.domain.features import GENERIC_PACKAGES
 from cargobay.domain.models import (
@@ -41,7 +39,6 @@ from cargobay.domain.models import (
     User,
     Visibility,
 )
-from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.db.database import Connection, Database, Prepared
 from cargobay.storage.db.policies import gate_for, is_ancestor, sql_literal
 from cargobay.storage.db.tables import (
@@ -348,18 +345,6 @@ async def deploy_token_covers(conn: Connection, token: DeployToken, project: Pro
     return path is not None and path in namespace_paths(project.full_path)
 
 
-async def namespace_duplicate_settings(conn: Connection, namespace_id: int) -> tuple[bool, str]:
-    row = (
-        await conn.execute(
-            select(
-                namespaces.c.generic_duplicates_allowed,
-                namespaces.c.generic_duplicate_exception_regex,
-            ).where(namespaces.c.id == namespace_id)
-        )
-    ).one()
-    return bool(row[0]), str(row[1])
-
-
 # ---------------------------------------------------------------- packages and files
 
 
@@ -408,12 +393,8 @@ async def find_package(
     name: str,
     version: str,
     statuses: Sequence[PackageStatus] = INSTALLABLE,
-    *,
-    for_update: bool = False,
 ) -> Package | None:
-    """The newest package with this exact name and version (names are case-sensitive).
-    ``for_update`` locks its row until the transaction ends (PostgreSQL; SQLite's write
-    transactions are serialised already)."""
+    """The newest package with this exact name and version (names are case-sensitive)."""
     query = (
         select(packages)
         .where(
@@ -428,8 +409,6 @@ async def find_package(
     )
     if PackageStatus.pending_destruction not in statuses:
         query = query.where(not_pending_destruction(packages))
-    if for_update:
-        query = query.with_for_update()
     row = (await conn.execute(query)).first()
     return to_package(row) if row else None
 
@@ -572,129 +551,12 @@ async def live_files(conn: Connection, package_id: int) -> list[PackageFile]:
     return [to_file(r) for r in rows]
 
 
-def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
-    dialect = conn.dialect.name
-    statement = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
-    return statement
-
-
-async def get_or_create_package(
-    conn: Connection,
-    *,
-    project_id: int,
-    name: str,
-    version: str,
-    status: PackageStatus,
-    creator_id: int | None,
-    now: datetime,
-) -> tuple[Package, bool]:
-    """Find the live generic package or create it, and lock its row for the rest of the
-    transaction. Parallel first uploads race on the partial unique index: the loser's
-    insert waits for the winner's commit (PostgreSQL) or its turn (SQLite), does nothing
-    and reads the winner's row. The lock makes concurrent uploads into one package take
-    turns, so the duplicate check that follows sees every file committed before it."""
-    statement = (
-        _insert_ignoring_conflicts(conn, packages)
-        .values(
-            project_id=project_id,
-            name=name,
-            version=version,
-            package_type=PackageType.generic,
-            status=status,
-            creator_id=creator_id,
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(packages.c.id)
-    )
-    created = (await conn.execute(statement)).first() is not None
-    live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
-    package = await find_package(conn, project_id, name, version, live, for_update=True)
-    assert package is not None
-    return package, created
-
-
 async def set_package_status(
     conn: Connection, package_id: int, status: PackageStatus, now: datetime
 ) -> None:
     await conn.execute(
         update(packages).where(packages.c.id == package_id).values(status=status, updated_at=now)
     )
-
-
-async def has_live_file_named(conn: Connection, package_id: int, stored_name: str) -> bool:
-    row = await conn.execute(
-        select(package_files.c.id)
-        .where(
-            package_files.c.package_id == package_id,
-            package_files.c.file_name == stored_name,
-            package_files.c.status != FileStatus.pending_destruction,
-        )
-        .limit(1)
-    )
-    return row.first() is not None
-
-
-async def record_blob(conn: Connection, blob: StoredBlob, now: datetime) -> str | None:
-    """Record a stored blob unless its content is known already; return the storage key
-    the row holds. A key other than ``blob.key`` means this copy is redundant."""
-    statement = (
-        _insert_ignoring_conflicts(conn, blobs)
-        .values(
-            sha256=blob.sha256,
-            size=blob.size,
-            md5=blob.md5,
-            sha1=blob.sha1,
-            created_at=now,
-            storage_key=blob.key,
-        )
-        .on_conflict_do_nothing()
-        .returning(blobs.c.storage_key)
-    )
-    for _ in range(3):
-        if (await conn.execute(statement)).first() is not None:
-            return blob.key
-        # Known content: keep the row from the garbage collector until this transaction
-        # references it (PostgreSQL; SQLite's write transactions exclude the collector).
-        # If the collector deleted it in between, insert it afresh.
-        kept = await conn.execute(
-            select(blobs.c.storage_key)
-            .where(blobs.c.sha256 == blob.sha256)
-            .with_for_update(key_share=True)
-        )
-        row = kept.first()
-        if row is not None:
-            return row[0]  # type: ignore[no-any-return]
-    raise RuntimeError(f"blob {blob.sha256} kept vanishing while being recorded")
-
-
-async def insert_file(
-    conn: Connection,
-    *,
-    package_id: int,
-    stored_name: str,
-    blob: StoredBlob,
-    pipeline_id: int | None,
-    now: datetime,
-) -> PackageFile:
-    result = await conn.execute(
-        insert(package_files)
-        .values(
-            package_id=package_id,
-            file_name=stored_name,
-            size=blob.size,
-            file_md5=blob.md5,
-            file_sha1=blob.sha1,
-            file_sha256=blob.sha256,
-            status=FileStatus.default,
-            pipeline_id=pipeline_id,
-            created_at=now,
-            updated_at=now,
-        )
-        .returning(package_files)
-    )
-    return to_file(result.one())
 
 
 async def add_build_info(conn: Connection, package_id: int, pipeline_id: int) -> None:

@@ -1,0 +1,33 @@
+"""About 100 concurrent clients for half a minute against a real server with its default
+settings, on each backend: no request fails and no acknowledged upload is lost (issue 13).
+The 5-minute soak with latency targets is ``make bench``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from tests.e2e.load import MIB, Mix, run_mix
+from tests.e2e.server import Server
+
+
+def test_a_hundred_concurrent_clients_lose_nothing(make_server: Callable[..., Server]) -> None:
+    server = make_server(workers="0")  # the default: one worker per CPU
+    token = server.cli("admin", "bootstrap")
+    project = server.cli("admin", "create-project", "root", "load")
+    server.start()
+    try:
+        mix = Mix(
+            downloaders=70, uploaders=20, listers=10, seconds=30, big_size=20 * MIB, big_every=10
+        )
+        result = asyncio.run(run_mix(server.api, project, token, mix))
+    finally:
+        server.stop()
+    summary = result.summary()
+    assert result.errors == 0, summary
+    assert result.lost == [], summary
+    assert summary["upload"]["count"] > 100, summary
+    assert summary["download"]["count"] > 1000, summary
+    assert summary["list"]["count"] > 50, summary
+    assert summary["big"]["count"] >= 4, summary
+    assert "Traceback" not in server.log(), server.log()[-3000:]

@@ -427,6 +427,15 @@ def main() -> None:
         "worst_median_ms": max(r["median_ms"] for r in listing_results),
         "best_median_ms": min(r["median_ms"] for r in listing_results),
     }
+    progress("the write path under load, the mixed soaks (bench/load.py)")
+    load_out = RESULTS / "load.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.load", "--out", str(load_out)]
+        + (["--quick"] if args.quick else []),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    results["load"] = json.loads(load_out.read_text())
     results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
@@ -459,8 +468,32 @@ def render(r: dict[str, Any]) -> str:
         f"nginx static {fmt(small['nginx_rps'])} | {small['ratio_vs_nginx']} | {small['peak_rss_mb']} MB |",
         f"| 100 concurrent 1 MiB uploads | {burst['seconds']} s, {burst['mb_s']} MB/s, {burst['errors']} errors, {burst['files_present']} files | | | {burst['peak_rss_mb']} MB |",
         f"| Packages API page at 100k packages | worst median {r['packages_list_100k']['worst_median_ms']} ms | | | |",
+        *render_load(r["load"]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def render_load(r: dict[str, Any]) -> list[str]:
+    idle, puts, attack = r["idle_upload_1kib"], r["uploads_1kib_16conn"], r["slow_body_attack"]
+    lines = [
+        f"| one idle 1 KiB upload | p50 {idle['p50_ms']} ms, p90 {idle['p90_ms']} ms | | | |",
+        f"| 1 KiB uploads, 16 keep-alive conn (wrk PUT), req/s | {puts['cargobay']['rps']:.0f} "
+        f"(p50 {puts['cargobay']['p50_ms']} ms, p99 {puts['cargobay']['p99_ms']} ms, {puts['cargobay']['errors']} errors) | "
+        f"nginx DAV PUT, no fsync: {puts['nginx_dav']['rps']:.0f} | {puts['ratio_vs_nginx']} | |",
+        f"| normal 1 KiB uploads beside 20 trickling ones | p50 {attack['p50_ms']} ms, max {attack['max_ms']} ms, "
+        f"{attack['failures']} failures | | | |",
+    ]
+    for name in ("soak_sqlite_local", "soak_pg_s3"):
+        soak = r[name]
+        up, down, lst = soak["upload"], soak["download"], soak["list"]
+        lines.append(
+            f"| mixed soak {soak['seconds']:.0f} s, {name.removeprefix('soak_')}: errors, lost | "
+            f"{soak['errors']} errors, {soak['uploads_lost']} lost of {soak['uploads_acknowledged']}; "
+            f"uploads {up['per_second']}/s p50 {up['p50_ms']} p99 {up['p99_ms']} ms; "
+            f"downloads {down['per_second']}/s p99 {down['p99_ms']} ms; lists p50 {lst['p50_ms']} p99 {lst['p99_ms']} ms | | | "
+            f"{soak['rss_mb_end']} MB, {soak['rss_growth_pct']}% over the last {soak['rss_window_s']:.0f} s |"
+        )
+    return lines
 
 
 def fmt(s: dict[str, float]) -> str:

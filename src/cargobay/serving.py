@@ -9,8 +9,8 @@ the app, start from a clean interpreter.
 from __future__ import annotations
 
 import errno
-import multiprocessing
 import os
+import signal
 import socket
 import sys
 from typing import NoReturn
@@ -55,6 +55,11 @@ def worker_count(workers: int) -> int:
     return workers or len(os.sched_getaffinity(0))
 
 
+def _default_signals() -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def exec_server(host: str, port: int, workers: int) -> NoReturn:
     argv = [sys.executable, "-m", "cargobay.serving", host, str(port), str(workers)]
     os.execve(sys.executable, argv, {**MALLOC_DEFAULTS, **os.environ})  # noqa: S606
@@ -69,10 +74,11 @@ def main(host: str, port: str, workers: str) -> None:
         guard = claim_port(host, int(port))  # noqa: F841 (held for the server's lifetime)
     except (PortInUse, OSError) as exc:
         sys.exit(f"cargobay: cannot listen on {host}:{port}: {exc}")
-    # Workers start as fresh interpreters: a forked worker inherited the supervisor's
-    # signal handler, so a SIGTERM that reached it before it installed its own was
-    # swallowed, and it kept serving after the supervisor shut down (2 of 8 tries).
-    multiprocessing.set_start_method("spawn", force=True)
+    # A forked worker inherits the supervisor's signal handlers, which only set a flag
+    # in the supervisor's memory: a SIGTERM that reached a worker before it installed
+    # its own was swallowed, and it kept serving after the supervisor shut down (2 of 8
+    # tries). Until then a worker now dies of SIGTERM and SIGINT as any process does.
+    os.register_at_fork(after_in_child=_default_signals)
     Granian(
         "cargobay.app:factory",
         factory=True,

@@ -14,7 +14,7 @@ from cargobay.auth.principal import Principal
 from cargobay.domain.duplicates import duplicate_allowed
 from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
 from cargobay.domain.names import FileCoordinates
-from cargobay.errors import bad_request
+from cargobay.errors import CargobayError, bad_request
 from cargobay.services import audit
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
 from cargobay.services.protection import (
@@ -85,10 +85,10 @@ async def publish_file(
             rule_level=rule_level,
             ip_address=ip_address,
         )
-    except BaseException:
+    except CargobayError:
         # Refused after the body arrived (another upload won the duplicate race, a rule
-        # appeared) or failed: the transaction rolled back, so no row will ever point at
-        # this copy.
+        # appeared): the transaction rolled back, so no row will ever point at this copy.
+        # Anything else may have struck after the commit: the garbage collector decides.
         await registry.blobs.discard(blob)
         raise
     if kept_key != blob.key:

@@ -45,9 +45,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.sql.selectable import TypedReturnsRows
+
+from cargobay.errors import unavailable
 
 ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
 _Ts = TypeVarTuple("_Ts")
@@ -209,6 +212,20 @@ class Database:
             _configure_sqlite(self.engine.sync_engine, query_only=False)
 
     @asynccontextmanager
+    async def _pooled(self) -> AsyncIterator[AsyncConnection]:
+        """A connection from the pool. A wait past the pool's timeout is the server
+        overloaded, not a bug: 503 with Retry-After."""
+        conn = self.engine.connect()
+        try:
+            await conn.start()
+        except PoolTimeout:
+            raise unavailable("the database is busy", retry_after=5) from None
+        try:
+            yield conn
+        finally:
+            await conn.close()
+
+    @asynccontextmanager
     async def read(self) -> AsyncIterator[Connection]:
         """A read-only transaction (a consistent snapshot on both engines), for lookups
         by key: on SQLite it runs inline, on the event loop's thread."""
@@ -216,7 +233,7 @@ class Database:
             with self.inline.connect() as sync_conn, sync_conn.begin():
                 yield InlineConnection(sync_conn)
             return
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._pooled() as conn, conn.begin():
             yield conn
 
     @asynccontextmanager
@@ -224,7 +241,7 @@ class Database:
         """A read-only transaction for statements whose cost grows with the data (list
         pages and their counts, previews): on SQLite it runs on aiosqlite's thread, so
         a count over 100,000 rows does not hold up every other request of the process."""
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._pooled() as conn, conn.begin():
             yield conn
 
     async def first(self, prepared: Prepared, values: dict[str, Any]) -> dict[str, Any] | None:
@@ -242,7 +259,7 @@ class Database:
             found = cursor.fetchone()
             cursor.close()  # reset the statement: no read snapshot may outlive the call
         else:
-            async with self.engine.connect() as conn:
+            async with self._pooled() as conn:
                 form = prepared.form(conn.dialect)
                 asyncpg: Any = (await conn.get_raw_connection()).driver_connection
                 found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
@@ -255,7 +272,7 @@ class Database:
         statements run inline on the event loop unless ``bulk`` (statements whose cost
         grows with the data) sends each to a thread."""
         if self._writer is None:
-            async with self.engine.connect() as conn:
+            async with self._pooled() as conn:
                 conn = await conn.execution_options(cargobay_write=True)
                 async with conn.begin():
                     yield conn

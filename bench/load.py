@@ -164,7 +164,7 @@ def soak(tmp: Path, seconds: float, **settings: str) -> dict[str, Any]:
         def sample() -> None:
             samples.append((time.monotonic(), tree_rss(pid)))
 
-        mix = Mix(seconds=seconds)
+        mix = Mix(seconds=seconds, wrk_downloads=True)
         result = asyncio.run(run_mix(server.api, project, token, mix, sample=sample))
         errors_in_log = server.log().count("Traceback")
     summary = result.summary()

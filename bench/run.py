@@ -23,7 +23,6 @@ import asyncio
 import hashlib
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from typing import Any
 
 import httpx
 import psutil
+from tests.e2e.load import wrk_summary
 from tests.e2e.nginx import nginx, nginx_in_front
 from tests.e2e.server import Server, free_port, make_server
 
@@ -184,22 +184,9 @@ def wrk(
     for key, value in headers.items():
         args += ["-H", f"{key}: {value}"]
     out = subprocess.run([*args, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    socket_errors = re.search(
-        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
-    )
-
-    def latency(pct: str) -> float:
-        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return {
-        "rps": rps,
-        "p50_ms": latency("50"),
-        "p99_ms": latency("99"),
-        "errors": (int(non2xx.group(1)) if non2xx else 0)
-        + (sum(int(g) for g in socket_errors.groups()) if socket_errors else 0),
+    summary = wrk_summary(out, seconds)
+    return {key: summary[key] for key in ("p50_ms", "p99_ms", "errors")} | {
+        "rps": summary["per_second"]
     }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,10 @@ class Mix:
     upload_size: int = 1 * KIB
     big_size: int = 50 * MIB
     big_every: float = 30.0
+    # The downloaders as one wrk process (C) instead of Python clients: a Python client
+    # spends a millisecond of CPU per request, and on a 2-core machine the load generator
+    # then measures itself. wrk must be installed (make bench installs it).
+    wrk_downloads: bool = False
 
 
 @dataclass
@@ -70,10 +75,12 @@ class Result:
     kinds: dict[str, Kind]
     uploaded: dict[str, str]  # url -> sha256 of every acknowledged upload
     lost: list[str] = field(default_factory=list)  # acknowledged, then not served as sent
+    wrk_downloads: dict[str, Any] | None = None  # the downloads, as wrk measured them
 
     @property
     def errors(self) -> int:
-        return sum(sum(kind.errors.values()) for kind in self.kinds.values())
+        wrk_errors = self.wrk_downloads["errors"] if self.wrk_downloads else 0
+        return wrk_errors + sum(sum(kind.errors.values()) for kind in self.kinds.values())
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -82,6 +89,7 @@ class Result:
             "uploads_acknowledged": len(self.uploaded),
             "uploads_lost": len(self.lost),
             **{name: kind.summary(self.seconds) for name, kind in self.kinds.items()},
+            **({"download": self.wrk_downloads} if self.wrk_downloads else {}),
         }
 
 
@@ -101,9 +109,14 @@ async def run_mix(
     kinds = {name: Kind() for name in ("download", "upload", "list", "big")}
     uploaded: dict[str, str] = {}
     small = [os.urandom(KIB) for _ in range(8)]
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    timeout = httpx.Timeout(120.0)
-    async with httpx.AsyncClient(headers=headers, limits=limits, timeout=timeout) as client:
+
+    def connection() -> httpx.AsyncClient:
+        # A client per simulated client: httpx's pool costs grow with the requests it
+        # holds (one shared pool for 100 clients took a whole core for ~150 req/s).
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        return httpx.AsyncClient(headers=headers, limits=limits, timeout=120.0)
+
+    async with connection() as client:
         for i, body in enumerate(small):
             put = await client.put(f"{generic}/seed/1.0.0/f{i}.bin", content=body)
             assert put.status_code == 201, put.text
@@ -126,51 +139,70 @@ async def run_mix(
             return response
 
         async def downloader(n: int) -> None:
-            i = n
-            while time.monotonic() < deadline:
-                i += 1
-                url = f"{generic}/seed/1.0.0/f{i % len(small)}.bin"
-                got = await timed("download", client.get(url), 200)
-                if got is not None and got.content != small[i % len(small)]:
-                    kinds["download"].errors["wrong bytes"] += 1
+            async with connection() as client:
+                i = n
+                while time.monotonic() < deadline:
+                    i += 1
+                    url = f"{generic}/seed/1.0.0/f{i % len(small)}.bin"
+                    got = await timed("download", client.get(url), 200)
+                    if got is not None and got.content != small[i % len(small)]:
+                        kinds["download"].errors["wrong bytes"] += 1
 
         async def uploader(n: int) -> None:
-            i = 0
-            while time.monotonic() < deadline:
-                i += 1
-                body = os.urandom(mix.upload_size)
-                url = f"{generic}/load/1.0.{n}/u{i}.bin"
-                done = await timed("upload", client.put(url, content=body), 201)
-                if done is not None:
-                    uploaded[url] = hashlib.sha256(body).hexdigest()
+            async with connection() as client:
+                i = 0
+                while time.monotonic() < deadline:
+                    i += 1
+                    body = os.urandom(mix.upload_size)
+                    url = f"{generic}/load/1.0.{n}/u{i}.bin"
+                    done = await timed("upload", client.put(url, content=body), 201)
+                    if done is not None:
+                        uploaded[url] = hashlib.sha256(body).hexdigest()
 
         async def lister(_n: int) -> None:
-            url = f"{api}/projects/{project}/packages"
-            while time.monotonic() < deadline:
-                await timed("list", client.get(url, params={"per_page": 20}), 200)
+            async with connection() as client:
+                url = f"{api}/projects/{project}/packages"
+                while time.monotonic() < deadline:
+                    await timed("list", client.get(url, params={"per_page": 20}), 200)
 
         async def mover() -> None:
-            i = 0
-            while time.monotonic() < deadline:
-                i += 1
-                body = os.urandom(mix.big_size)
-                url = f"{generic}/big/1.0.0/big{i}.bin"
-                done = await timed("big", client.put(url, content=body), 201)
-                if done is not None:
-                    uploaded[url] = hashlib.sha256(body).hexdigest()
-                    got = await timed("big", client.get(url), 200)
-                    if got is not None and got.content != body:
-                        kinds["big"].errors["wrong bytes"] += 1
-                del body
-                await asyncio.sleep(max(0.0, min(mix.big_every, deadline - time.monotonic())))
+            async with connection() as client:
+                i = 0
+                while time.monotonic() < deadline:
+                    i += 1
+                    body = os.urandom(mix.big_size)
+                    url = f"{generic}/big/1.0.0/big{i}.bin"
+                    done = await timed("big", client.put(url, content=body), 201)
+                    if done is not None:
+                        uploaded[url] = hashlib.sha256(body).hexdigest()
+                        got = await timed("big", client.get(url), 200)
+                        if got is not None and got.content != body:
+                            kinds["big"].errors["wrong bytes"] += 1
+                    del body
+                    await asyncio.sleep(max(0.0, min(mix.big_every, deadline - time.monotonic())))
 
         async def sampler() -> None:
             while sample is not None and time.monotonic() < deadline:
                 sample()
                 await asyncio.sleep(1.0)
 
-        await asyncio.gather(
-            *(downloader(n) for n in range(mix.downloaders)),
+        async def wrk_downloader() -> dict[str, Any]:
+            url = f"{generic}/seed/1.0.0/f0.bin"
+            proc = await asyncio.create_subprocess_exec(
+                *("wrk", "-t1", f"-c{mix.downloaders}", f"-d{mix.seconds:.0f}s", "--latency"),
+                *("-H", f"PRIVATE-TOKEN: {token}", url),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out = (await proc.communicate())[0].decode()
+            return wrk_summary(out, mix.seconds)
+
+        downloads = (
+            [wrk_downloader()]
+            if mix.wrk_downloads
+            else [downloader(n) for n in range(mix.downloaders)]
+        )
+        done = await asyncio.gather(
+            *downloads,
             *(uploader(n) for n in range(mix.uploaders)),
             *(lister(n) for n in range(mix.listers)),
             mover(),
@@ -178,20 +210,47 @@ async def run_mix(
         )
         seconds = time.monotonic() - started
         result = Result(seconds, kinds, uploaded)
-        result.lost = await _lost(client, uploaded)
+        if mix.wrk_downloads:
+            result.wrk_downloads = done[0]
+
+        async def check(urls: list[str]) -> None:
+            async with connection() as client:
+                for url in urls:
+                    got = await client.get(url)
+                    if (
+                        got.status_code != 200
+                        or hashlib.sha256(got.content).hexdigest() != uploaded[url]
+                    ):
+                        result.lost.append(url)
+
+        # Every acknowledged upload, downloaded again and compared, over 8 connections.
+        urls = list(uploaded)
+        await asyncio.gather(*(check(urls[i::8]) for i in range(8)))
     return result
 
 
-async def _lost(client: httpx.AsyncClient, uploaded: dict[str, str]) -> list[str]:
-    """The acknowledged uploads that do not download byte-identical."""
-    lost: list[str] = []
-    gate = asyncio.Semaphore(16)
+def wrk_summary(out: str, seconds: float) -> dict[str, Any]:
+    """wrk's report in the shape of ``Kind.summary``."""
 
-    async def check(url: str, sha256: str) -> None:
-        async with gate:
-            got = await client.get(url)
-        if got.status_code != 200 or hashlib.sha256(got.content).hexdigest() != sha256:
-            lost.append(url)
+    def number(pattern: str) -> float:
+        found = re.search(pattern, out)
+        return float(found.group(1)) if found else 0.0
 
-    await asyncio.gather(*(check(url, sha) for url, sha in uploaded.items()))
-    return lost
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+        return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 1)
+
+    count = int(number(r"(\d+) requests in"))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
+    errors = int(number(r"Non-2xx or 3xx responses: (\d+)"))
+    errors += sum(int(g) for g in socket_errors.groups()) if socket_errors else 0
+    return {
+        "count": count,
+        "per_second": round(number(r"Requests/sec:\s+([\d.]+)"), 1),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "errors": errors,
+        "by": "wrk",
+    }

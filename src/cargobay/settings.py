@@ -129,10 +129,10 @@ class Settings(BaseSettings):
         16,
         ge=1,
         description=(
-            "Upload bodies larger than one upload_chunk_size that each worker process "
-            "receives at once; each holds up to two upload_chunk_size buffers (and the "
-            "parts in flight on S3), so this bounds a worker's memory. An upload takes its "
-            "slot when its first full chunk has arrived: smaller bodies never wait for one."
+            "Upload bodies each worker process receives at once; later ones wait, their "
+            "bytes still in the socket. Each holds up to two upload_chunk_size buffers (and "
+            "the parts in flight on S3), so this bounds a worker's memory. An upload whose "
+            "client makes it wait for its next chunk gives its slot to a queued one."
         ),
     )
     upload_queue_seconds: float = Field(

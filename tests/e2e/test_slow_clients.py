@@ -63,16 +63,14 @@ def temp_files(server: Server) -> list[str]:
 
 @contextmanager
 def tricklers(
-    server: Server, project: str, count: int, *, first: int = 0, every: float = 0.5
+    server: Server, project: str, count: int, *, every: float = 2.0, size: int = KIB
 ) -> Iterator[list[socket.socket]]:
-    """``count`` uploads that send ``first`` bytes, then 1 KiB every ``every`` seconds
-    of a body announced as 10 MiB, until the block ends."""
+    """``count`` uploads that send ``size`` bytes every ``every`` seconds of a body
+    announced as 100 MiB, until the block ends."""
     socks = []
     for i in range(count):
         sock = socket.create_connection(("127.0.0.1", server.port))
-        sock.sendall(upload_head(server, project, f"trickle/1.0.0/t{i}.bin", 10 * 1024 * KIB))
-        if first:
-            sock.sendall(os.urandom(first))
+        sock.sendall(upload_head(server, project, f"trickle/1.0.0/t{i}.bin", 100 * 1024 * KIB))
         socks.append(sock)
     stop = threading.Event()
 
@@ -80,7 +78,7 @@ def tricklers(
         while not stop.wait(every):
             for sock in socks:
                 with suppress(OSError):
-                    sock.sendall(os.urandom(KIB))
+                    sock.sendall(os.urandom(size))
 
     thread = threading.Thread(target=trickle, daemon=True)
     thread.start()
@@ -115,14 +113,14 @@ def test_a_stalled_body_is_answered_408_and_leaves_nothing(
 
 
 def test_trickling_uploads_do_not_hold_up_others(make_server: Callable[..., Server]) -> None:
-    # 20 clients trickling their bodies, against 2 slots per worker: neither a small
-    # upload nor one that needs a slot (3 MiB: three chunks) waits for them.
-    server, project = started(make_server, concurrent_uploads="2")
+    # 20 clients trickling their bodies (1 KiB every 2 s), against 4 slots: neither a
+    # small upload nor a 3 MiB one waits for them.
+    server, project = started(make_server, concurrent_uploads="4")
     headers = {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
     base = f"{server.api}/projects/{project}/packages/generic"
     try:
         with tricklers(server, project, 20):
-            time.sleep(1.0)
+            time.sleep(2.5)
             for rest, size in (("normal/1.0.0/small.bin", KIB), ("normal/1.0.0/big.bin", 3 << 20)):
                 t = time.monotonic()
                 put = httpx.put(f"{base}/{rest}", content=os.urandom(size), headers=headers)
@@ -137,25 +135,23 @@ def test_trickling_uploads_do_not_hold_up_others(make_server: Callable[..., Serv
 def test_an_upload_that_cannot_get_a_slot_in_time_is_answered_503(
     make_server: Callable[..., Server],
 ) -> None:
-    server, project = started(
-        make_server,
-        concurrent_uploads="1",
-        upload_queue_seconds="1",
-        upload_chunk_size=str(64 * KIB),
-    )
+    server, project = started(make_server, concurrent_uploads="1", upload_queue_seconds="1")
     headers = {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
     base = f"{server.api}/projects/{project}/packages/generic"
     try:
-        # Past its first chunk, the trickler holds the only slot.
-        with tricklers(server, project, 1, first=128 * KIB):
+        # A client sending steadily (64 KiB every 20 ms) keeps the only slot.
+        with tricklers(server, project, 1, every=0.02, size=64 * KIB):
             time.sleep(0.5)
             with socket.create_connection(("127.0.0.1", server.port)) as sock:
                 sock.sendall(upload_head(server, project, "queued/1.0.0/q.bin", 256 * KIB))
                 sock.sendall(os.urandom(256 * KIB))
+                t = time.monotonic()
                 answer = response_of(sock, timeout=10)
+                waited = time.monotonic() - t
             assert answer.startswith(b"HTTP/1.1 503"), answer
             assert b"retry-after: 1" in answer.lower()
-        # The trickler is gone, and its slot with it.
+            assert 0.8 < waited < 5, waited
+        # The steady client is gone, and its slot with it.
         put = httpx.put(f"{base}/after/1.0.0/a.bin", content=os.urandom(256 * KIB), headers=headers)
         assert put.status_code == 201, put.text
         assert listed(server, project) == ["after"]

@@ -1,13 +1,20 @@
 """Which upload bodies a worker process receives at once.
 
-Each upload that streams more than one chunk holds up to two ``upload_chunk_size``
-buffers in the process (more on S3: the parts in flight), so their number is bounded by
-``concurrent_uploads``. A slot is taken when an upload has received its first full chunk,
-not when it starts: a body smaller than one chunk (most uploads) never waits for a slot,
-and a client that trickles its body holds none while it trickles (20 such clients took
-all 16 slots when every upload took one at its start, and every other upload waited).
-An upload that cannot get a slot within ``upload_queue_seconds`` is answered 503 with
-``Retry-After`` instead of waiting without end.
+Each upload being received holds up to two ``upload_chunk_size`` buffers in the process
+(more on S3: the parts in flight), so their number is bounded by ``concurrent_uploads``:
+an upload reads its body only while it holds a slot, and later ones wait with their bytes
+still in the socket (without the bound, 100 concurrent 1 MiB uploads took the server to
+~290 MB, the bodies piling up below Python as fast as they arrived).
+
+A slot is for an upload that is receiving, not for one that waits for its client: when
+an upload has waited ``YIELD_AFTER`` seconds for its next chunk while other uploads queue
+for a slot, it gives its slot up, and queues again once that chunk has arrived. Clients that
+trickle their bodies (20 of them held all 16 slots, and every other upload waited for
+them) then take turns with everyone else. What such an upload holds meanwhile is what
+it has gathered (less than one chunk) and the chunk it queues with. An upload that cannot
+get a slot within ``upload_queue_seconds`` is answered 503 with ``Retry-After`` instead of
+waiting without end; one whose client sends nothing at all is ended by the idle timeout
+(api/bodies.py).
 """
 
 from __future__ import annotations
@@ -17,12 +24,14 @@ from collections.abc import AsyncIterator
 
 from cargobay.errors import unavailable
 
+YIELD_AFTER = 0.05  # seconds; a receiving upload's chunks are milliseconds apart
+
 
 class UploadSlots:
-    def __init__(self, count: int, *, chunk_size: int, queue_seconds: float) -> None:
+    def __init__(self, count: int, *, queue_seconds: float) -> None:
         self._free = asyncio.Semaphore(count)
         self.in_use = 0
-        self.chunk_size = chunk_size
+        self.waiting = 0
         self.queue_seconds = queue_seconds
 
     def admit(self, body: AsyncIterator[bytes]) -> Admitted:
@@ -30,26 +39,44 @@ class UploadSlots:
 
 
 class Admitted:
-    """One upload's body; it takes a slot once a full chunk has arrived, and ``release``
-    (which the caller runs on every path, once the body is stored or failed) gives the
-    slot back."""
+    """One upload's body, read only while it holds a slot. ``release`` (which the caller
+    runs on every path, once the body is stored or has failed) gives the slot back."""
 
     def __init__(self, slots: UploadSlots, body: AsyncIterator[bytes]) -> None:
         self._slots = slots
         self._body = body
         self._held = False
+        self._timer: asyncio.TimerHandle | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        received = 0
-        async for chunk in self._body:
+        loop = asyncio.get_running_loop()
+        body = aiter(self._body)
+        await self._take()  # before the first byte: a new upload waits in the socket
+        while True:
+            if self._held:
+                self._timer = loop.call_later(YIELD_AFTER, self._yield_if_wanted)
+            try:
+                chunk = await anext(body)
+            except StopAsyncIteration:
+                return
+            finally:
+                if self._timer is not None:
+                    self._timer.cancel()
             if not self._held:
-                received += len(chunk)
-                if received >= self._slots.chunk_size:
-                    await self._take()
+                await self._take()  # it gave its slot up: queue with the chunk it got
             yield chunk
+
+    def _yield_if_wanted(self) -> None:
+        """Still waiting for the client: give the slot to an upload that queues for one,
+        or look again later."""
+        if self._slots.waiting:
+            self.release()
+        else:
+            self._timer = asyncio.get_running_loop().call_later(YIELD_AFTER, self._yield_if_wanted)
 
     async def _take(self) -> None:
         slots = self._slots
+        slots.waiting += 1
         try:
             async with asyncio.timeout(slots.queue_seconds):
                 await slots._free.acquire()
@@ -57,6 +84,8 @@ class Admitted:
             raise unavailable(
                 "too many uploads in progress", retry_after=max(1, round(slots.queue_seconds))
             ) from None
+        finally:
+            slots.waiting -= 1
         self._held = True
         slots.in_use += 1
 

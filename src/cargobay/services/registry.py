@@ -28,7 +28,6 @@ class Registry:
     def __post_init__(self) -> None:
         self.upload_slots = UploadSlots(
             self.settings.concurrent_uploads,
-            chunk_size=self.settings.upload_chunk_size,
             queue_seconds=self.settings.upload_queue_seconds,
         )
 

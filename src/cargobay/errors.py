@@ -71,3 +71,8 @@ def forbidden(text: str = "") -> Forbidden:
 
 def bad_request(text: str) -> Invalid:
     return Invalid(message(400, text))
+
+
+def validation_error(errors: dict[str, list[str]]) -> Invalid:
+    """GitLab's ``render_validation_error!``: 400 ``{"message": {"field": ["..."]}}``."""
+    return Invalid({"message": errors})

@@ -26,8 +26,8 @@ from cargobay.services.protection import (
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
+from cargobay.storage.db import packages as package_sql
 from cargobay.storage.db import policies
-from cargobay.storage.db import repository as repo
 from cargobay.storage.db.database import Connection
 
 DUPLICATE = "Duplicate package is not allowed"
@@ -109,8 +109,8 @@ async def _record(
     now = utcnow()
     pipeline_id = principal.job.pipeline_id if principal.job else None
     async with registry.db.write() as conn:
-        kept_key = await repo.record_blob(conn, blob, now)
-        package, created = await repo.get_or_create_package(
+        kept_key = await package_sql.record_blob(conn, blob, now)
+        package, created = await package_sql.get_or_create_package(
             conn,
             project_id=project.id,
             name=where.package_name,
@@ -126,10 +126,10 @@ async def _record(
         ):
             raise package_protected()  # a rule created while the body streamed in
         if status is not None and status != package.status and not created:
-            await repo.set_package_status(conn, package.id, status, now)
+            await package_sql.set_package_status(conn, package.id, status, now)
         if pipeline_id is not None:
-            await repo.add_build_info(conn, package.id, pipeline_id)
-        file = await repo.insert_file(
+            await package_sql.add_build_info(conn, package.id, pipeline_id)
+        file = await package_sql.insert_file(
             conn,
             package_id=package.id,
             stored_name=where.stored_name,
@@ -163,11 +163,13 @@ async def _check_duplicate(
     conn: Connection, project_id: int, namespace_id: int, where: FileCoordinates
 ) -> None:
     live = [s for s in PackageStatus if s is not PackageStatus.pending_destruction]
-    package = await repo.find_package(
+    package = await package_sql.find_package(
         conn, project_id, where.package_name, where.package_version, live
     )
-    if package is None or not await repo.has_live_file_named(conn, package.id, where.stored_name):
+    if package is None or not await package_sql.has_live_file_named(
+        conn, package.id, where.stored_name
+    ):
         return
-    allowed, regex = await repo.namespace_duplicate_settings(conn, namespace_id)
+    allowed, regex = await package_sql.namespace_duplicate_settings(conn, namespace_id)
     if not duplicate_allowed(allowed, regex, where.package_name, where.package_version):
         raise bad_request(DUPLICATE)

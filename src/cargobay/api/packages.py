@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api import serializers
-from cargobay.api.generic import send_file
+from cargobay.api.delivery import send_file
 from cargobay.api.pagination import Page, base_url, paginated, parse_page
 from cargobay.api.params import (
     check_values,

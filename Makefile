@@ -4,7 +4,7 @@ UV := .tools/bin/uv
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 
-.PHONY: install serve test lint bench clean
+.PHONY: install serve test check lint fmt bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools || { scripts/system-packages.sh python3-venv && $(PYTHON) -m venv .tools; }
@@ -24,6 +24,20 @@ lint: install
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy
 
+# Lint, types and the fast tests (the pure domain, the layer and docs checks): seconds,
+# before every commit. `make test` runs everything.
+check: lint
+	.venv/bin/pytest -q tests/unit
+
+fmt: install
+	.venv/bin/ruff check --fix src tests bench
+	.venv/bin/ruff format src tests bench
+
+# Branch coverage of the code the test process runs (the servers tests/e2e starts as
+# processes are not measured); the floor is the figure measured when it was set. The
+# report comes inside pytest's own output, so the run still ends with pytest's summary.
+COVERAGE_FLOOR ?= 72
+
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
 # browser tests: Playwright never downloads a browser, PostgreSQL, which the suite
 # starts itself on loopback beside SeaweedFS from the dev dependencies, and nginx, which
@@ -31,7 +45,7 @@ lint: install
 test: install
 	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light
 	$(MAKE) --no-print-directory lint
-	.venv/bin/pytest $(PYTEST_ARGS)
+	.venv/bin/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # Benchmarks against nginx on the same machine (see docs/performance.md).
 bench: install
@@ -40,4 +54,4 @@ bench: install
 	.venv/bin/python -m bench.run $(BENCH_ARGS)
 
 clean:
-	rm -rf .venv .tools data
+	rm -rf .venv .tools data .coverage

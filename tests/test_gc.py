@@ -285,9 +285,9 @@ async def seed(
         files[path] = content
     for _ in range(orphans):  # written straight into place: fast, and the same state
         content = secrets.token_bytes(32)
-        path = store.path_for(sha256(content).hexdigest())
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content)
+        orphan = store.path_for(sha256(content).hexdigest())
+        orphan.parent.mkdir(parents=True, exist_ok=True)
+        orphan.write_bytes(content)
     age_all(store)
     return files
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api import errors
@@ -58,8 +59,27 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         if registry is None:
             await core.close()
 
+    # Outermost first: every request passes these in this order before the routes
+    # (Starlette wraps them in ServerErrorMiddleware and around ExceptionMiddleware). A
+    # middleware that must see every request, the fast lane's included (a metrics
+    # counter, say), goes first.
+    middleware = [
+        # /api/ routes match the undecoded path; GitLab's API security headers.
+        Middleware(RawPathRouting),
+        # GET of a small generic package file may be answered before the routes.
+        Middleware(FastLane, registry=core),
+    ]
+    if settings.trusted_proxies:
+        # Behind a trusted proxy, the client address (audit events) and scheme (built
+        # URLs) are the ones it forwards. The fast lane needs neither, so it runs before.
+        middleware.append(
+            Middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.trusted_proxies)
+        )
+    # Paths no API route claims go to the web interface (cargobay/web/).
+    middleware.append(Middleware(WebInterface, web=build_web(core), api_routes=routes))
     app = Starlette(
         routes=routes,
+        middleware=middleware,
         lifespan=lifespan,
         exception_handlers={
             CargobayError: errors.on_cargobay_error,
@@ -68,15 +88,6 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         },
     )
     app.state.registry = core
-    # Paths no API route claims go to the web interface (cargobay/web/).
-    app.add_middleware(WebInterface, web=build_web(core), api_routes=routes)
-    # Behind a trusted proxy, the client address (audit events) and scheme (built URLs)
-    # are the ones it forwards. The fast lane needs neither, so it runs before.
-    if settings.trusted_proxies:
-        app.add_middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.trusted_proxies)
-    # GET of a small generic package file may be answered before the routes (fastlane.py).
-    app.add_middleware(FastLane, registry=core)
-    app.add_middleware(RawPathRouting)
     return app
 
 

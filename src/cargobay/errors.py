@@ -94,3 +94,8 @@ def request_timeout(idle_seconds: float) -> RequestTimeout:
 
 def unavailable(text: str, *, retry_after: int) -> Unavailable:
     return Unavailable(message(503, text), {"Retry-After": str(retry_after)})
+
+
+def validation_error(errors: dict[str, list[str]]) -> Invalid:
+    """GitLab's ``render_validation_error!``: 400 ``{"message": {"field": ["..."]}}``."""
+    return Invalid({"message": errors})

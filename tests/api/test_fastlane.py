@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 
+from cargobay.api import quick
 from cargobay.api.fastlane import FastLane
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import BlobLocation
@@ -125,3 +127,52 @@ async def test_a_missing_blob_is_left_to_the_route_which_answers_500(
     assert response.status_code == 500
     assert response.json() == {"message": "500 Internal Server Error"}
     assert lane_hits == []
+
+
+@pytest.mark.parametrize(
+    ("case", "expected", "lookups"),
+    [
+        ("anonymous-private", 401, 1),  # the lane looked: the route does not look again
+        ("stranger", 404, 1),
+        ("missing-file", 404, 1),
+        ("large", 200, 1),  # the lane found it and leaves it to the route
+        ("head", 200, 1),  # the lane does not take HEAD: the route looks once
+        ("range", 206, 1),  # nor a Range
+    ],
+)
+async def test_a_download_runs_the_one_statement_lookup_once(
+    client: httpx.AsyncClient,
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    case: str,
+    expected: int,
+    lookups: int,
+) -> None:
+    developer = world.headers("developer")
+    await put(client, world.private.id, "tool/1.0/tool.bin", SMALL, developer)
+    await put(client, world.private.id, "tool/1.0/big.bin", LARGE, developer)
+    calls: list[str] = []
+    lookup = quick.quick_file
+
+    async def counting(*args: Any) -> Any:
+        calls.append(case)
+        return await lookup(*args)
+
+    monkeypatch.setattr(quick, "quick_file", counting)
+    path = url(world.private.id, "tool/1.0/tool.bin")
+    headers, method = world.headers("reporter"), "GET"
+    if case == "anonymous-private":
+        headers = {}
+    elif case == "stranger":
+        headers = world.headers("stranger")
+    elif case == "missing-file":
+        path = url(world.private.id, "tool/1.0/nope.bin")
+    elif case == "large":
+        path = url(world.private.id, "tool/1.0/big.bin")
+    elif case == "head":
+        method = "HEAD"
+    elif case == "range":
+        headers = {**headers, "Range": "bytes=0-9"}
+    response = await client.request(method, path, headers=headers)
+    assert response.status_code == expected
+    assert len(calls) == lookups

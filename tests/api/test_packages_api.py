@@ -227,7 +227,10 @@ async def test_filters_and_ordering(client: httpx.AsyncClient, world: World) -> 
     await upload(client, world, pid, "nuget-x", "9.0")
     await upload(client, world, pid, "foo_bar", "10.0")
     await upload(client, world, pid, "fooXbar", "1.0")
-    names = lambda r: [p["name"] for p in r.json()]  # noqa: E731
+
+    def names(response: httpx.Response) -> list[str]:
+        return [p["name"] for p in response.json()]
+
     assert names(await packages(client, world, pid, package_name="NUG")) == ["nuget-x"]
     assert names(await packages(client, world, pid, package_name="foo_")) == ["foo_bar"]
     assert names(await packages(client, world, pid, package_name="foo bar")) == [

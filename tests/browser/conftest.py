@@ -20,6 +20,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Response,
+    ViewportSize,
     sync_playwright,
 )
 
@@ -40,8 +41,8 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = Path(__file__).parents[1] / "screenshots"
 VENV_BIN = Path(sys.executable).parent  # curl's and wget's PATH, plus python-gitlab's `gitlab`
-WIDE = {"width": 1280, "height": 800}
-PHONE = {"width": 390, "height": 844}
+WIDE: ViewportSize = {"width": 1280, "height": 800}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="module")

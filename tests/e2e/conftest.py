@@ -27,7 +27,7 @@ def make_server(tmp_path: Path, backend_env: dict[str, str]) -> Callable[..., Se
 def server(make_server: Callable[..., Server]) -> Iterator[Server]:
     """A fresh server on this test's backend; ``server.token`` is root's API token."""
     srv = make_server()
-    srv.token = srv.cli("admin", "bootstrap")  # type: ignore[attr-defined]
+    srv.token = srv.cli("admin", "bootstrap")
     srv.start()
     yield srv
     srv.stop()

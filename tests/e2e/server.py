@@ -34,6 +34,7 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    token: str = ""  # the bootstrap administrator's, once a fixture set it
 
     @property
     def base_url(self) -> str:

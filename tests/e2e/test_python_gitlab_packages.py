@@ -49,7 +49,7 @@ def test_upload_download_list_and_delete(gl: gitlab.Gitlab, tmp_path: Path) -> N
     packages.download("tool", "1.0.0", "copy.tar.gz", streamed=True, action=chunks.append)
     assert b"".join(chunks) == on_disk.read_bytes()
     iterator = packages.download("tool", "1.0.0", "notes.txt", iterator=True)
-    assert b"".join(iterator) == b"release notes\n"  # type: ignore[arg-type]
+    assert b"".join(iterator) == b"release notes\n"
 
     [package] = project.packages.list(get_all=True, package_name="tool")
     assert package.version == "1.0.0" and package.package_type == "generic"

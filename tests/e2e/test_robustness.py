@@ -43,7 +43,7 @@ def file_url(server: Server, project: str, rest: str) -> str:
 
 
 def auth(server: Server) -> dict[str, str]:
-    return {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
+    return {"PRIVATE-TOKEN": server.token}
 
 
 def look(server: Server, work: Callable[[Connection, BlobStore], Awaitable[T]]) -> T:
@@ -118,7 +118,7 @@ def test_a_client_that_disconnects_mid_upload_leaves_nothing_behind(server: Serv
     head = (
         f"PUT {path} HTTP/1.1\r\n"
         f"Host: 127.0.0.1:{server.port}\r\n"
-        f"PRIVATE-TOKEN: {server.token}\r\n"  # type: ignore[attr-defined]
+        f"PRIVATE-TOKEN: {server.token}\r\n"
         f"Content-Length: {GIB}\r\n"
         "\r\n"
     ).encode()
@@ -153,7 +153,7 @@ def test_kill_9_during_a_large_upload_then_restart(
     make_server: Callable[..., Server], backend: str
 ) -> None:
     server = make_server()
-    server.token = server.cli("admin", "bootstrap")  # type: ignore[attr-defined]
+    server.token = server.cli("admin", "bootstrap")
     server.start()
     try:
         project = create_project(server)
@@ -301,7 +301,7 @@ def test_five_gib_upload_and_download_in_bounded_memory(
     size = 5 * GIB
     # GitLab's default limit is 5 GiB and refuses a file of exactly that size (>=).
     server = make_server(max_file_size=str(6 * GIB))
-    server.token = server.cli("admin", "bootstrap")  # type: ignore[attr-defined]
+    server.token = server.cli("admin", "bootstrap")
     server.start()
     try:
         project = create_project(server)

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -53,7 +54,7 @@ def run_sql(server: Server, work: Callable[..., object]) -> object:
 
 
 def store_settings(server: Server) -> Settings:
-    values = {k.removeprefix("CARGOBAY_").lower(): v for k, v in server.env.items()}
+    values: dict[str, Any] = {k.removeprefix("CARGOBAY_").lower(): v for k, v in server.env.items()}
     return Settings(**{k: v for k, v in values.items() if k in Settings.model_fields})
 
 

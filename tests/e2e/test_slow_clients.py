@@ -21,7 +21,7 @@ KIB = 1024
 
 def started(make_server: Callable[..., Server], **settings: str) -> tuple[Server, str]:
     server = make_server(**settings)
-    server.token = server.cli("admin", "bootstrap")  # type: ignore[attr-defined]
+    server.token = server.cli("admin", "bootstrap")
     project = server.cli("admin", "create-project", "root", "slow")
     server.start()
     return server, project
@@ -31,7 +31,7 @@ def upload_head(server: Server, project: str, rest: str, length: int) -> bytes:
     path = f"/api/v4/projects/{project}/packages/generic/{rest}"
     return (
         f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
-        f"PRIVATE-TOKEN: {server.token}\r\n"  # type: ignore[attr-defined]
+        f"PRIVATE-TOKEN: {server.token}\r\n"
         f"Content-Length: {length}\r\n\r\n"
     ).encode()
 
@@ -50,7 +50,7 @@ def response_of(sock: socket.socket, timeout: float) -> bytes:
 def listed(server: Server, project: str) -> list[str]:
     got = httpx.get(
         f"{server.api}/projects/{project}/packages",
-        headers={"PRIVATE-TOKEN": server.token},  # type: ignore[attr-defined]
+        headers={"PRIVATE-TOKEN": server.token},
     )
     assert got.status_code == 200, got.text
     return [package["name"] for package in got.json()]
@@ -116,7 +116,7 @@ def test_trickling_uploads_do_not_hold_up_others(make_server: Callable[..., Serv
     # 20 clients trickling their bodies (1 KiB every 2 s), against 4 slots: neither a
     # small upload nor a 3 MiB one waits for them.
     server, project = started(make_server, concurrent_uploads="4")
-    headers = {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
+    headers = {"PRIVATE-TOKEN": server.token}
     base = f"{server.api}/projects/{project}/packages/generic"
     try:
         with tricklers(server, project, 20):
@@ -136,7 +136,7 @@ def test_an_upload_that_cannot_get_a_slot_in_time_is_answered_503(
     make_server: Callable[..., Server],
 ) -> None:
     server, project = started(make_server, concurrent_uploads="1", upload_queue_seconds="1")
-    headers = {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
+    headers = {"PRIVATE-TOKEN": server.token}
     base = f"{server.api}/projects/{project}/packages/generic"
     try:
         # A client sending steadily (64 KiB every 20 ms) keeps the only slot.

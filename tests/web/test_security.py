@@ -13,7 +13,7 @@ from starlette.routing import Route
 from cargobay.auth.tokens import digest
 from cargobay.services import admin, sign_in
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts
+from cargobay.storage.db import tokens
 from cargobay.web.routes import routes
 from cargobay.web.session import COOKIE
 from tests.world import World
@@ -143,7 +143,7 @@ async def test_blocked_users_and_revoked_tokens_end_sessions(
     assert token_sign_in.status_code == 303
     assert 'class="who"' in (await client.get("/explore")).text
     async with registry.db.read() as conn:
-        row = await accounts.personal_token_by_digest(conn, digest(world.tokens["reporter"]))
+        row = await tokens.personal_token_by_digest(conn, digest(world.tokens["reporter"]))
     assert row is not None
     await admin.revoke_personal_access_token(registry, row.id)
     assert 'class="who"' not in (await client.get("/explore")).text

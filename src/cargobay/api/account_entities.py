@@ -10,10 +10,18 @@ from importlib.metadata import version as installed_version
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Row
-
 from cargobay.api.responses import gitlab_time
-from cargobay.domain.models import RegistryAccess, Visibility
+from cargobay.domain.models import (
+    Account,
+    DeployTokenEntry,
+    JobDetails,
+    Member,
+    Namespace,
+    PersonalAccessToken,
+    ProjectAccessToken,
+    RegistryAccess,
+    Visibility,
+)
 from cargobay.services.namespaces import GroupView, ProjectView
 
 # GitLab release whose API behaviour Cargobay follows (spec §13); /version reports it.
@@ -31,7 +39,7 @@ def _visibility(level: int) -> str:
 # ---------------------------------------------------------------- users
 
 
-def user_basic(row: Row[Any], base: str) -> dict[str, Any]:
+def user_basic(row: Account | Member, base: str) -> dict[str, Any]:
     """Entities::UserBasic."""
     return {
         "id": row.id,
@@ -44,7 +52,7 @@ def user_basic(row: Row[Any], base: str) -> dict[str, Any]:
     }
 
 
-def user(row: Row[Any], base: str) -> dict[str, Any]:
+def user(row: Account, base: str) -> dict[str, Any]:
     """Entities::User: what any signed-in user sees of another."""
     return {
         **user_basic(row, base),
@@ -68,7 +76,7 @@ def user(row: Row[Any], base: str) -> dict[str, Any]:
     }
 
 
-def user_public(row: Row[Any], base: str) -> dict[str, Any]:
+def user_public(row: Account, base: str) -> dict[str, Any]:
     """Entities::UserPublic: the caller's own account (GET /user)."""
     return {
         **user(row, base),
@@ -90,7 +98,7 @@ def user_public(row: Row[Any], base: str) -> dict[str, Any]:
     }
 
 
-def user_with_admin(row: Row[Any], base: str) -> dict[str, Any]:
+def user_with_admin(row: Account, base: str) -> dict[str, Any]:
     """Entities::UserWithAdmin: what administrators see."""
     return {
         **user_public(row, base),
@@ -104,7 +112,7 @@ def user_with_admin(row: Row[Any], base: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- tokens
 
 
-def personal_access_token(row: Row[Any], today: date) -> dict[str, Any]:
+def personal_access_token(row: PersonalAccessToken, today: date) -> dict[str, Any]:
     """Entities::PersonalAccessToken; ``expires_at`` is a date, not a time."""
     expired = row.expires_at is not None and row.expires_at <= today
     return {
@@ -121,11 +129,11 @@ def personal_access_token(row: Row[Any], today: date) -> dict[str, Any]:
     }
 
 
-def personal_access_token_with_ips(row: Row[Any], today: date) -> dict[str, Any]:
+def personal_access_token_with_ips(row: PersonalAccessToken, today: date) -> dict[str, Any]:
     return {**personal_access_token(row, today), "last_used_ips": []}
 
 
-def resource_access_token(row: Row[Any], project_id: int, today: date) -> dict[str, Any]:
+def resource_access_token(row: ProjectAccessToken, project_id: int, today: date) -> dict[str, Any]:
     """Entities::ResourceAccessToken: a project bot's token and the bot's role."""
     return {
         **personal_access_token_with_ips(row, today),
@@ -135,7 +143,7 @@ def resource_access_token(row: Row[Any], project_id: int, today: date) -> dict[s
     }
 
 
-def deploy_token(row: Row[Any], now: datetime) -> dict[str, Any]:
+def deploy_token(row: DeployTokenEntry, now: datetime) -> dict[str, Any]:
     """Entities::DeployToken (``expires_at`` is a time here)."""
     return {
         "id": row.id,
@@ -198,7 +206,7 @@ def group_detail(view: GroupView, projects: list[ProjectView], base: str) -> dic
     }
 
 
-def namespace_basic(row: Row[Any], base: str) -> dict[str, Any]:
+def namespace_basic(row: Namespace, base: str) -> dict[str, Any]:
     """Entities::NamespaceBasic."""
     web_url = f"{base}/{row.full_path}" if row.kind == "user" else f"{base}/groups/{row.full_path}"
     return {
@@ -218,7 +226,7 @@ def project(view: ProjectView, base: str) -> dict[str, Any]:
     row = view.row
     host = urlsplit(base).hostname or "localhost"
     api = f"{base}/api/v4/projects/{row.id}"
-    access = RegistryAccess(row.package_registry_access_level)
+    access = row.registry_access
     entity: dict[str, Any] = {
         "id": row.id,
         "description": row.description,
@@ -277,7 +285,7 @@ def project(view: ProjectView, base: str) -> dict[str, Any]:
     return entity
 
 
-def member(row: Row[Any], base: str) -> dict[str, Any]:
+def member(row: Member, base: str) -> dict[str, Any]:
     """Entities::Member: the user, merged, with the membership's own fields."""
     return {
         **user_basic(row, base),
@@ -291,7 +299,7 @@ def member(row: Row[Any], base: str) -> dict[str, Any]:
 # ---------------------------------------------------------------- CI jobs (our own)
 
 
-def ci_job(row: Row[Any], runner: Row[Any] | None, base: str) -> dict[str, Any]:
+def ci_job(row: JobDetails, runner: Account | None, base: str) -> dict[str, Any]:
     return {
         "id": row.id,
         "name": row.name,

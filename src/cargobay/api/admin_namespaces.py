@@ -18,7 +18,9 @@ from cargobay.api.params import path_value, principal_of, registry_of
 from cargobay.api.responses import json
 from cargobay.auth.authenticate import unauthorized
 from cargobay.domain.models import RegistryAccess, Visibility
-from cargobay.services import members, namespaces
+from cargobay.services import groups as group_service
+from cargobay.services import members
+from cargobay.services import projects as project_service
 
 V4 = "/api/v4"
 Handler = Callable[[Request], Awaitable[Response]]
@@ -60,7 +62,7 @@ async def create_group(request: Request) -> Response:
     visibility = _visibility(params)
     description = params.string("description")
     params.check()
-    view = await namespaces.create_group(
+    view = await group_service.create_group(
         registry_of(request),
         principal,
         name=name or "",
@@ -84,7 +86,7 @@ async def _list_groups(request: Request, parent: str | None) -> Response:
     order_by = params.choice("order_by", ("name", "path", "id", "similarity")) or "name"
     sort = params.choice("sort", ("asc", "desc")) or "asc"
     params.check()
-    listing, views = await namespaces.list_groups(
+    listing, views = await group_service.list_groups(
         registry_of(request),
         principal,
         parent_ref=parent,
@@ -115,7 +117,7 @@ async def get_group(request: Request) -> Response:
     params = await Params.read(request)
     with_projects = params.boolean("with_projects")
     params.check()
-    view, projects = await namespaces.get_group(
+    view, projects = await group_service.get_group(
         registry_of(request),
         principal,
         path_value(request, "id"),
@@ -145,7 +147,7 @@ async def create_project(request: Request) -> Response:
     registry_access, packages_enabled = _registry_params(params)
     description = params.string("description")
     params.check()
-    view = await namespaces.create_project(
+    view = await project_service.create_project(
         registry_of(request),
         principal,
         name=name,
@@ -170,7 +172,7 @@ async def list_projects(request: Request) -> Response:
     order_by = params.choice("order_by", tuple(PROJECT_ORDER)) or "created_at"
     sort = params.choice("sort", ("asc", "desc")) or "desc"
     params.check()
-    listing, views = await namespaces.list_projects(
+    listing, views = await project_service.list_projects(
         registry_of(request),
         principal,
         owned=bool(owned),
@@ -188,7 +190,9 @@ async def list_projects(request: Request) -> Response:
 
 async def get_project(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
-    view = await namespaces.get_project(registry_of(request), principal, path_value(request, "id"))
+    view = await project_service.get_project(
+        registry_of(request), principal, path_value(request, "id")
+    )
     return json(entities.project(view, base_url(request)))
 
 
@@ -202,7 +206,7 @@ async def update_project(request: Request) -> Response:
     visibility = _visibility(params)
     registry_access, packages_enabled = _registry_params(params)
     params.check()
-    view = await namespaces.update_project(
+    view = await project_service.update_project(
         registry_of(request),
         principal,
         path_value(request, "id"),

@@ -18,7 +18,8 @@ from cargobay.api.responses import json
 from cargobay.auth.authenticate import unauthorized
 from cargobay.domain.models import utcnow
 from cargobay.services import ci, resource_tokens
-from cargobay.services.admin import DEPLOY_SCOPES, JOB_STATUSES
+from cargobay.services.admin import JOB_STATUSES
+from cargobay.services.tokens import DEPLOY_SCOPES
 
 V4 = "/api/v4"
 

@@ -16,7 +16,7 @@ from cargobay.auth.credentials import read_credentials
 from cargobay.domain.models import utcnow
 from cargobay.services import accounts
 from cargobay.services.accounts import acting_user
-from cargobay.services.admin import PAT_SCOPES
+from cargobay.services.tokens import PAT_SCOPES
 
 V4 = "/api/v4"
 

@@ -2,12 +2,13 @@
 
 The download a registry answers most (anonymous or with one access token, a file of at
 most 64 KiB in the local store, no Range or conditional headers) costs one prepared
-statement and one read (services/download.quick_download, generic.small_body); the
+statement and one read (api/quick.py, api/delivery.small_body); the
 routing, request and response objects around it would cost as much again. The lane
 answers only what the general route would answer the same way, with the same headers
 (tests/api/test_fastlane.py). Everything else, every refusal and error included, goes
-on to the routes in api/routes.py; a file the lane found but does not send (too large,
-not local) goes with it, so the route does not look it up again.
+on to the routes in api/routes.py, marked (api/quick.py): with the file the lane found but
+does not send (too large, not local), or as looked up with no quick answer (a refusal, a
+missing file), so the route does not run the lookup a second time.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from starlette.datastructures import QueryParams
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from cargobay.api import generic
+from cargobay.api import generic, quick
+from cargobay.api.delivery import OCTET_STREAM, content_disposition, file_headers, small_body
 from cargobay.api.routes import routes
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import BlobLocation, BlobMissing
@@ -61,8 +63,9 @@ class FastLane:
         if any(name in headers for name in _PARTIAL):
             return False
         query = QueryParams(scope["query_string"])
-        file = await generic.quick_file(self.registry, "GET", child["path_params"], headers, query)
+        file = await quick.quick_file(self.registry, "GET", child["path_params"], headers, query)
         if file is None:
+            scope[quick.NO_QUICK_ANSWER] = True  # the route goes the general way at once
             return False
         body = self.bodies.get(file.file_sha256)
         if body is None:
@@ -71,19 +74,19 @@ class FastLane:
                     BlobLocation(file.file_sha256, file.blob_key),
                     size=file.size,
                     file_name=file.file_name,
-                    disposition=generic.content_disposition(file.file_name),
+                    disposition=content_disposition(file.file_name),
                 )
-                body = generic.small_body(file, delivery)
+                body = small_body(file, delivery)
             except BlobMissing:
                 body = None  # the route logs it and answers 500
             if body is None:
-                scope[generic.FOUND_FILE] = file  # the route sends it, without a 2nd lookup
+                scope[quick.FOUND_FILE] = file  # the route sends it, without a 2nd lookup
                 return False
             self.bodies[file.file_sha256] = body
-        response = generic.file_headers(file)
+        response = file_headers(file)
         response["Accept-Ranges"] = "bytes"
         response["Content-Length"] = str(len(body))
-        response["Content-Type"] = generic.OCTET_STREAM
+        response["Content-Type"] = OCTET_STREAM
         await send(
             {
                 "type": "http.response.start",

@@ -15,9 +15,9 @@ from cargobay.api.params import client_address, path_value, principal_of, regist
 from cargobay.api.responses import json
 from cargobay.auth.principal import Principal
 from cargobay.domain.features import INSTANCE, state
-from cargobay.errors import bad_request, forbidden
+from cargobay.errors import bad_request, forbidden, validation_error
 from cargobay.services import audit, features
-from cargobay.services.accounts import acting_user, validation_error
+from cargobay.services.accounts import acting_user
 
 
 async def _admin(request: Request) -> Principal:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
 from cargobay.api.params import registry_of
 from cargobay.api.responses import json
+from cargobay.storage.db.expressions import ping
 
 
 async def health(_request: Request) -> Response:
@@ -26,7 +26,7 @@ async def readiness(request: Request) -> Response:
 
     async def database() -> None:
         async with registry.db.read() as conn:
-            await conn.execute(text("SELECT 1"))
+            await ping(conn)
 
     db = await _probe(database())
     blobs = await _probe(registry.blobs.check())

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api import serializers
-from cargobay.api.generic import send_file
+from cargobay.api.delivery import send_file
 from cargobay.api.pagination import Page, base_url, paginated, parse_page
 from cargobay.api.params import (
     check_values,
@@ -25,7 +25,6 @@ from cargobay.api.responses import json
 from cargobay.domain.models import PackageStatus, PackageType
 from cargobay.errors import bad_params
 from cargobay.services import catalog
-from cargobay.storage.db import repository as repo
 from cargobay.storage.db.listing import PackageFilter
 
 TRUE = frozenset({"true", "1", "t", "yes", "y", "on"})
@@ -299,7 +298,7 @@ async def list_files(request: Request) -> Response:
     for row in found.rows:
         run = found.pipelines.get(row.pipeline_id) if row.pipeline_id else None
         runs = [serializers.pipeline(run, base, access.project.full_path)] if run else None
-        items.append(serializers.package_file(repo.to_file(row), runs))
+        items.append(serializers.package_file(row, runs))
     return paginated(request, items, page, total=found.total, has_next=found.has_next)
 
 

@@ -16,7 +16,7 @@ from cargobay.api.responses import gitlab_time, json
 from cargobay.auth.principal import Principal
 from cargobay.domain import protection
 from cargobay.domain.cleanup import KEEP_N_DUPLICATED, Removal
-from cargobay.domain.models import PackageType
+from cargobay.domain.models import PackageType, ProtectionRule
 from cargobay.errors import bad_params
 from cargobay.services import audit, cleanup, policies
 from cargobay.services.accounts import acting_user
@@ -176,17 +176,16 @@ async def run_cleanup(request: Request) -> Response:
 # ---------------------------------------------------------------- protection rules
 
 
-def rule_entity(rule: Any) -> dict[str, Any]:
-    m = rule._mapping
+def rule_entity(rule: ProtectionRule) -> dict[str, Any]:
     return {
-        "id": m["id"],
-        "project_id": m["project_id"],
-        "package_name_pattern": m["package_name_pattern"],
-        "package_type": PackageType(m["package_type"]).name,
+        "id": rule.id,
+        "project_id": rule.project_id,
+        "package_name_pattern": rule.package_name_pattern,
+        "package_type": PackageType(rule.package_type).name,
         "minimum_access_level_for_delete": protection.level_name(
-            m["minimum_access_level_for_delete"]
+            rule.minimum_access_level_for_delete
         ),
-        "minimum_access_level_for_push": protection.level_name(m["minimum_access_level_for_push"]),
+        "minimum_access_level_for_push": protection.level_name(rule.minimum_access_level_for_push),
     }
 
 

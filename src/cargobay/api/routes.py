@@ -1,9 +1,10 @@
-"""The whole URL table. Every route Cargobay serves is listed here.
+"""The whole URL table. Every route Cargobay serves is listed here, the management API's
+included: those come from api/admin.py (``*admin.routes``), which lists them by module.
 
 /api/ routes match on the undecoded path (see app.RawPathRouting): in ``:id`` and file
 names ``%2F`` is part of a value, a raw ``/`` separates segments. A plain GET of a small
 generic file may be answered before these routes, by api/fastlane.py, exactly as the
-generic.download route would answer it.
+generic.download route would answer it (docs/architecture.md: where a request goes).
 """
 
 from __future__ import annotations

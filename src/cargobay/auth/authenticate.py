@@ -10,14 +10,15 @@ A known token that is expired, revoked or whose job has finished is always refus
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 from cargobay.auth.credentials import Credentials
 from cargobay.auth.principal import ANONYMOUS, Principal
 from cargobay.auth.tokens import TokenKind, digest, kind_of
-from cargobay.domain.models import User
+from cargobay.domain.models import TokenGrant, User
 from cargobay.errors import Forbidden, Unauthorized, forbidden, message
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import ci as ci_sql
+from cargobay.storage.db import tokens as token_sql
 from cargobay.storage.db.database import Connection
 
 BASIC_REALM = 'Basic realm="GitLab Packages Registry"'
@@ -117,13 +118,13 @@ async def _resolve(
 ) -> Principal | None:
     token_digest = digest(token)
     if kind is TokenKind.deploy:
-        deploy_token = await repo.find_deploy_token(conn, token_digest, now)
+        deploy_token = await token_sql.find_deploy_token(conn, token_digest, now)
         if deploy_token is None:
             return None
-        return Principal(deploy_token=deploy_token, token_kind="deploy_token")
+        return Principal(deploy_token=deploy_token, token_kind=TokenKind.deploy.audit_name)
 
     if kind is TokenKind.job:
-        found = await repo.find_job(conn, token_digest)
+        found = await ci_sql.find_job(conn, token_digest)
         if found is None:
             return None
         job, status, user = found
@@ -131,41 +132,34 @@ async def _resolve(
             raise unauthorized(generic=generic)
         if user is not None:
             _require_active(user)
-        return Principal(user=user, job=job, token_kind="job_token", scopes=frozenset({"api"}))
+        return Principal(
+            user=user, job=job, token_kind=TokenKind.job.audit_name, scopes=frozenset({"api"})
+        )
 
-    row = await repo.find_personal_access_token(conn, token_digest)
-    if row is None:
+    grant = await token_sql.find_personal_access_token(conn, token_digest)
+    if grant is None:
         return None
-    m = row._mapping
-    return access_token_principal(
-        repo.to_user(row),
-        scopes=m["scopes"],
-        revoked=m["revoked"],
-        expires_at=m["expires_at"],
-        method=method,
-        now=now,
-    )
+    return access_token_principal(grant, method=method, now=now)
 
 
-def access_token_principal(
-    user: User, *, scopes: str, revoked: bool, expires_at: date | None, method: str, now: datetime
-) -> Principal:
+def access_token_principal(grant: TokenGrant, *, method: str, now: datetime) -> Principal:
     """The caller behind a personal, project or group access token, or the error GitLab
     answers for it."""
-    if revoked:
+    user, expires_at = grant.user, grant.expires_at
+    if grant.revoked:
         raise invalid_token("Token was revoked. You have to re-authorize from the user.")
     if expires_at is not None and expires_at <= now.date():
         raise invalid_token(
             "Token is expired. You can either do re-authorization or token refresh."
         )
-    granted = frozenset(scopes.split())
+    granted = frozenset(grant.scopes.split())
     if "api" not in granted and not ("read_api" in granted and method in READ_METHODS):
         raise insufficient_scope()
     _require_active(user)
     return Principal(
         user=user,
         scopes=granted,
-        token_kind="project_access_token" if user.bot else "personal_access_token",
+        token_kind=(TokenKind.project if user.bot else TokenKind.personal).audit_name,
     )
 
 

@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 import click
 
 from cargobay.cli import maintenance, migrate
+from cargobay.cli.running import run
 from cargobay.domain.models import AccessLevel, RegistryAccess, Visibility
-from cargobay.errors import CargobayError
 from cargobay.services import admin
 from cargobay.services.registry import Registry, open_registry
 from cargobay.serving import PortInUse, claim_port, exec_server, worker_count
@@ -37,21 +37,7 @@ def _settings(**overrides: Any) -> Settings:
 
 
 def _run(work: Callable[[Registry], Awaitable[T]]) -> T:
-    settings = _settings()
-    upgrade(settings.resolved_database_url())
-
-    async def main() -> T:
-        registry = open_registry(settings)
-        try:
-            return await work(registry)
-        finally:
-            await registry.close()
-
-    try:
-        return asyncio.run(main())
-    except CargobayError as exc:
-        text = exc.body.get("message") or exc.body.get("error") or exc.body
-        raise click.ClickException(str(text)) from None
+    return run(work, _settings())
 
 
 def _iso_date(value: str | None) -> date | None:

@@ -5,7 +5,6 @@ same services as the scheduler and the API, on the database and blobs the settin
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -15,33 +14,18 @@ import click
 import orjson
 
 from cargobay.api.responses import gitlab_time
+from cargobay.cli import running
 from cargobay.domain.cleanup import Removal
-from cargobay.errors import CargobayError
 from cargobay.services import audit_events, cleanup, gc
-from cargobay.services.registry import Registry, open_registry
+from cargobay.services.registry import Registry
 from cargobay.settings import Settings
 from cargobay.storage.db.audit import EventFilter
-from cargobay.storage.db.migrate import upgrade
 
 T = TypeVar("T")
 
 
 def _run(work: Callable[[Registry], Awaitable[T]]) -> T:
-    settings = Settings()
-    upgrade(settings.resolved_database_url())
-
-    async def main() -> T:
-        registry = open_registry(settings)
-        try:
-            return await work(registry)
-        finally:
-            await registry.close()
-
-    try:
-        return asyncio.run(main())
-    except CargobayError as exc:
-        text = exc.body.get("message") or exc.body.get("error") or exc.body
-        raise click.ClickException(str(text)) from None
+    return running.run(work, Settings())
 
 
 @click.command("cleanup")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 class AccessLevel(enum.IntEnum):
@@ -30,6 +30,8 @@ class PackageStatus(enum.IntEnum):
 DISPLAYABLE = (PackageStatus.default, PackageStatus.error, PackageStatus.deprecated)
 INSTALLABLE = (PackageStatus.default, PackageStatus.hidden, PackageStatus.deprecated)
 DETAILED = (PackageStatus.default, PackageStatus.deprecated)
+# Every status but pending_destruction: the packages the partial unique index covers.
+LIVE = tuple(s for s in PackageStatus if s is not PackageStatus.pending_destruction)
 
 
 class FileStatus(enum.IntEnum):
@@ -99,6 +101,10 @@ class Project:
     visibility: Visibility
     registry_access: RegistryAccess
     created_at: datetime
+    # Read by the management API; the download path's one-statement lookup leaves them out.
+    description: str = ""
+    creator_id: int | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +154,108 @@ class DeployToken:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What authenticating with a personal (or project) access token reads: the token's
+    state and scopes, and its user."""
+
+    token_id: int
+    scopes: str  # space separated
+    revoked: bool
+    expires_at: date | None
+    user: User
+
+
+@dataclass(frozen=True, slots=True)
+class Namespace:
+    """A group (``kind`` "group") or a user's personal namespace (``kind`` "user")."""
+
+    id: int
+    kind: str
+    name: str
+    path: str
+    full_path: str
+    parent_id: int | None
+    visibility: Visibility
+    description: str
+    generic_duplicates_allowed: bool
+    generic_duplicate_exception_regex: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A user as the management API and the web interface see them (``User`` is the part
+    every request needs)."""
+
+    id: int
+    username: str
+    name: str
+    email: str | None
+    is_admin: bool
+    state: str
+    bot: bool
+    password_hash: str | None
+    namespace_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def user(self) -> User:
+        return User(self.id, self.username, self.name, self.is_admin, self.state, self.bot)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A direct membership with its user's columns: ``id`` is the user's (GitLab's member
+    entity is the user, merged with the membership's own ``member_*`` fields)."""
+
+    id: int
+    username: str
+    name: str
+    state: str
+    member_id: int
+    access_level: int
+    member_expires_at: date | None
+    member_created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalAccessToken:
+    id: int
+    user_id: int
+    name: str
+    scopes: str  # space separated, in the order granted
+    expires_at: date | None
+    revoked: bool
+    last_used_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAccessToken(PersonalAccessToken):
+    """A project bot's token, with the bot's role in the project."""
+
+    access_level: int = 0
+    project_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class DeployTokenEntry:
+    """A deploy token as the management API lists it (``DeployToken``: as it authenticates)."""
+
+    id: int
+    name: str
+    username: str
+    scopes: str  # space separated, in the order granted
+    expires_at: datetime | None
+    revoked: bool
+    project_id: int | None
+    namespace_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Job:
     """A running CI job; its token acts as ``user`` within ``project_id``."""
 
@@ -155,3 +263,38 @@ class Job:
     project_id: int
     pipeline_id: int
     user_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionRule:
+    """A package protection rule: who may push or delete packages whose name matches."""
+
+    id: int
+    project_id: int
+    package_name_pattern: str
+    package_type: int
+    minimum_access_level_for_push: int | None
+    minimum_access_level_for_delete: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class JobDetails:
+    """A CI job with its pipeline's columns, as the jobs API shows it."""
+
+    id: int
+    name: str
+    status: str
+    project_id: int
+    user_id: int | None
+    pipeline_id: int
+    created_at: datetime
+    finished_at: datetime | None
+    pipeline_iid: int
+    ref: str | None
+    sha: str | None
+    pipeline_status: str
+    source: str
+    pipeline_created_at: datetime
+    pipeline_updated_at: datetime

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, Project, RegistryAccess, Visibility
+from cargobay.domain.principal import Principal
 
 READ_REGISTRY = "read_package_registry"
 WRITE_REGISTRY = "write_package_registry"

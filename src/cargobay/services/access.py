@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import Project, Visibility, utcnow
+from cargobay.domain.models import Namespace, Project, Visibility, utcnow
 from cargobay.domain.permissions import Abilities, project_abilities
 from cargobay.errors import CargobayError, NotFound, forbidden, message
 from cargobay.settings import Settings
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import downloads
+from cargobay.storage.db import members as member_sql
+from cargobay.storage.db import tokens as token_sql
 from cargobay.storage.db.database import Connection
 
 
@@ -29,21 +30,11 @@ async def abilities_for(
     """What the caller may do in each project, with two queries however many projects."""
     levels: dict[int, int] = {}
     if principal.user is not None:
-        by_project: dict[int, int] = {}
-        by_namespace: dict[str, int] = {}
-        for project_id, namespace_path, level in await repo.memberships(
-            conn, principal.user.id, utcnow().date()
-        ):
-            if project_id is not None:
-                by_project[project_id] = max(level, by_project.get(project_id, 0))
-            elif namespace_path is not None:
-                by_namespace[namespace_path] = max(level, by_namespace.get(namespace_path, 0))
-        for project in projects:
-            inherited = [by_namespace.get(p, 0) for p in repo.namespace_paths(project.full_path)]
-            levels[project.id] = max([by_project.get(project.id, 0), *inherited])
+        mine = await member_sql.user_memberships(conn, principal.user.id, utcnow().date())
+        levels = {p.id: mine.project_level(p.id, p.full_path) for p in projects}
     result = {}
     for project in projects:
-        covers = principal.deploy_token is not None and await repo.deploy_token_covers(
+        covers = principal.deploy_token is not None and await token_sql.deploy_token_covers(
             conn, principal.deploy_token, project
         )
         result[project.id] = project_abilities(
@@ -72,11 +63,11 @@ async def find_project_access(
     project). One statement reads the project, the caller's role on it and its feature
     gate; a deploy token's reach takes one more."""
     user_id = principal.user.id if principal.user is not None else None
-    facts = await repo.project_facts(conn, project_ref, user_id, utcnow().date())
+    facts = await downloads.project_facts(conn, project_ref, user_id, utcnow().date())
     if facts is None:
         return None
     project = facts.project
-    covers = principal.deploy_token is not None and await repo.deploy_token_covers(
+    covers = principal.deploy_token is not None and await token_sql.deploy_token_covers(
         conn, principal.deploy_token, project
     )
     can = project_abilities(
@@ -101,8 +92,10 @@ def generic_forbidden(principal: Principal) -> CargobayError:
     return unauthorized(generic=True) if principal.anonymous else forbidden()
 
 
-def group_visible(group: Any, principal: Principal, level: int, has_readable_project: bool) -> bool:
-    visibility = Visibility(group["visibility"])
+def group_visible(
+    group: Namespace, principal: Principal, level: int, has_readable_project: bool
+) -> bool:
+    visibility = Visibility(group.visibility)
     return (
         visibility is Visibility.public
         or (visibility is Visibility.internal and principal.user is not None)

@@ -1,52 +1,39 @@
 """Users and personal access tokens through the management API, with GitLab's rules on
 who may see and change what (lib/api/users.rb, personal_access_tokens.rb).
 
-The CLI's use cases (services/admin.py) trust their caller; these check the caller first
-and answer in GitLab's error shapes.
+These check the caller first; creating a user or a token is services/users.py's and
+services/tokens.py's, for the CLI (services/admin.py) as well.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Generic, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
 
 from cargobay.auth.authenticate import invalid_token, unauthorized
 from cargobay.auth.passwords import hash_password
 from cargobay.auth.principal import Principal
 from cargobay.auth.tokens import digest
-from cargobay.domain.models import User, utcnow
-from cargobay.domain.names import is_valid_path
-from cargobay.errors import Conflict, Invalid, NotFound, bad_request, forbidden, not_found
-from cargobay.services import admin
+from cargobay.domain.models import Account, PersonalAccessToken, User, utcnow
+from cargobay.errors import Invalid, NotFound, bad_request, forbidden, not_found, validation_error
+from cargobay.services import tokens
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as sql
-from cargobay.storage.db import repository as repo
+from cargobay.services.users import create_user_in, user_errors
+from cargobay.storage.db import tokens as token_sql
+from cargobay.storage.db import users as user_sql
 
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
-MIN_PASSWORD = 8
-USERNAME_RULE = (
-    "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-' or end in "
-    "'.', '.git' or '.atom'."
-)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Listing:
-    """One page of rows and how many match in all."""
+class Listing(Generic[T]):
+    """One page of records and how many match in all."""
 
-    rows: list[Row[Any]]
+    rows: list[T]
     total: int
-
-
-def validation_error(errors: dict[str, list[str]]) -> Invalid:
-    """GitLab's ``render_validation_error!``: 400 ``{"message": {"field": ["..."]}}``."""
-    return Invalid({"message": errors})
 
 
 def acting_user(principal: Principal) -> User:
@@ -76,41 +63,17 @@ async def create_user(
     email: str,
     password: str | None,
     is_admin: bool,
-) -> Row[Any]:
+) -> Account:
     acting_admin(principal)
-    errors: dict[str, list[str]] = {}
-    if not EMAIL.fullmatch(email):
-        errors["email"] = ["is invalid"]
-    if password is not None and len(password) < MIN_PASSWORD:
-        errors["password"] = [f"is too short (minimum is {MIN_PASSWORD} characters)"]
-    if not is_valid_path(username) or username.endswith("."):
-        errors["username"] = [USERNAME_RULE]
-    if not name.strip():
-        errors["name"] = ["can't be blank"]
-    if errors:
+    if errors := user_errors(username, name, email, password):
         raise validation_error(errors)
     # Key stretching costs tens of milliseconds of CPU: keep it off the event loop.
     password_hash = await anyio.to_thread.run_sync(hash_password, password) if password else None
     async with registry.db.write() as conn:
-        # GitLab answers a taken e-mail first, then a taken username, both 409.
-        if await sql.email_taken(conn, email):
-            raise Conflict({"message": "Email has already been taken"})
-        if await sql.username_taken(conn, username):
-            raise Conflict({"message": "Username has already been taken"})
-        if await repo.path_taken(conn, username):
-            raise validation_error({"username": ["has already been taken"]})
-        try:
-            user = await admin.create_user_in(
-                conn,
-                username,
-                name=name,
-                email=email,
-                is_admin=is_admin,
-                password_hash=password_hash,
-            )
-        except IntegrityError:
-            raise Conflict({"message": "Username has already been taken"}) from None
-        row = await sql.user_row(conn, user.id)
+        user = await create_user_in(
+            conn, username, name=name, email=email, is_admin=is_admin, password_hash=password_hash
+        )
+        row = await user_sql.find_account(conn, user.id)
         assert row is not None
         return row
 
@@ -124,32 +87,33 @@ async def list_users(
     state: str | None,
     offset: int,
     limit: int,
-) -> Listing:
+) -> Listing[Account]:
     """Administrators see everyone in full; signed-in users the basic entity; anonymous
     callers only an exact ``username`` lookup (UsersFinder)."""
     anonymous = principal.user is None or principal.job is not None
     if anonymous and not username:
         raise forbidden("Not authorized to access /api/v4/users")
     async with registry.db.scan() as conn:
-        query = sql.users_query(username=username, search=search, state=state)
-        rows, total = await sql.page_of(conn, query, offset, limit)
+        rows, total = await user_sql.accounts_page(
+            conn, username=username, search=search, state=state, offset=offset, limit=limit
+        )
     return Listing(rows, total)
 
 
-async def get_user(registry: Registry, principal: Principal, user_id: int) -> Row[Any]:
+async def get_user(registry: Registry, principal: Principal, user_id: int) -> Account:
     if principal.user is None or principal.job is not None:
         raise forbidden("Not authorized!")
     async with registry.db.read() as conn:
-        row = await sql.user_row(conn, user_id)
+        row = await user_sql.find_account(conn, user_id)
     if row is None:
         raise not_found("User Not Found")
     return row
 
 
-async def current_user(registry: Registry, principal: Principal) -> Row[Any]:
+async def current_user(registry: Registry, principal: Principal) -> Account:
     user = acting_user(principal)
     async with registry.db.read() as conn:
-        row = await sql.user_row(conn, user.id)
+        row = await user_sql.find_account(conn, user.id)
     assert row is not None
     return row
 
@@ -159,19 +123,19 @@ async def set_blocked(
 ) -> None:
     me = acting_admin(principal)
     async with registry.db.write() as conn:
-        row = await sql.user_row(conn, user_id)
+        row = await user_sql.find_account(conn, user_id)
         if row is None:
             raise not_found("User Not Found")
         if blocked:
             if row.id == me.id:
                 raise forbidden("The API initiating user cannot be blocked by the API")
             if row.state != "blocked":
-                await sql.set_user_state(conn, row.id, "blocked", utcnow())
+                await user_sql.set_user_state(conn, row.id, "blocked", utcnow())
         else:
             if row.state == "deactivated":
                 raise forbidden("Deactivated users cannot be unblocked by the API")
             if row.state == "blocked":
-                await sql.set_user_state(conn, row.id, "active", utcnow())
+                await user_sql.set_user_state(conn, row.id, "active", utcnow())
 
 
 # ---------------------------------------------------------------- personal access tokens
@@ -185,19 +149,17 @@ async def create_personal_token_for(
     name: str,
     scopes: list[str],
     expires_at: date | None,
-) -> tuple[Row[Any], str]:
+) -> tuple[PersonalAccessToken, str]:
     """POST /users/:id/personal_access_tokens (administrators)."""
     acting_admin(principal)
     if expires_at is not None and expires_at <= utcnow().date():
         raise bad_request("Expiration date must be in the future")
     async with registry.db.write() as conn:
-        row = await sql.user_row(conn, user_id)
+        row = await user_sql.find_account(conn, user_id)
         if row is None:
             raise not_found("User Not Found")
-        new = await admin.create_personal_access_token_in(
-            conn, repo.to_user(row), name, scopes, expires_at
-        )
-        token_row = await sql.personal_token_row(conn, new.id)
+        new = await tokens.create_personal_token_in(conn, row.user, name, scopes, expires_at)
+        token_row = await token_sql.find_personal_token(conn, new.id)
     assert token_row is not None
     return token_row, new.token
 
@@ -213,30 +175,40 @@ async def list_personal_tokens(
     search: str | None,
     offset: int,
     limit: int,
-) -> Listing:
+) -> Listing[PersonalAccessToken]:
     """Non-administrators see their own tokens; asking for someone else's is 401.
     Administrators see everyone's, or one user's (404 if there is no such user)."""
     me = acting_user(principal)
     async with registry.db.read() as conn:
         if principal.is_admin:
-            if user_id_given and (user_id is None or await sql.user_row(conn, user_id) is None):
+            if user_id_given and (
+                user_id is None or await user_sql.find_account(conn, user_id) is None
+            ):
                 raise NotFound({"message": "404 Not Found"})
             owner = user_id
         else:
             if user_id is not None and user_id != me.id:
                 raise unauthorized(generic=False)
             owner = me.id
-        query = sql.personal_tokens_query(
-            user_id=owner, state=state, revoked=revoked, search=search, today=utcnow().date()
+        rows, total = await token_sql.personal_tokens_page(
+            conn,
+            user_id=owner,
+            state=state,
+            revoked=revoked,
+            search=search,
+            today=utcnow().date(),
+            offset=offset,
+            limit=limit,
         )
-        rows, total = await sql.page_of(conn, query, offset, limit)
     return Listing(rows, total)
 
 
-async def get_personal_token(registry: Registry, principal: Principal, token_id: int) -> Row[Any]:
+async def get_personal_token(
+    registry: Registry, principal: Principal, token_id: int
+) -> PersonalAccessToken:
     me = acting_user(principal)
     async with registry.db.read() as conn:
-        row = await sql.personal_token_row(conn, token_id)
+        row = await token_sql.find_personal_token(conn, token_id)
     if row is not None and (principal.is_admin or row.user_id == me.id):
         return row
     # Only administrators learn whether a token id exists.
@@ -248,12 +220,12 @@ async def get_personal_token(registry: Registry, principal: Principal, token_id:
 async def revoke_personal_token(registry: Registry, principal: Principal, token_id: int) -> None:
     me = acting_user(principal)
     async with registry.db.write() as conn:
-        row = await sql.personal_token_row(conn, token_id)
+        row = await token_sql.find_personal_token(conn, token_id)
         if row is None:
             raise NotFound({"message": "404 Not found"})
         if not (principal.is_admin or row.user_id == me.id):
             raise bad_request_plain()
-        await sql.revoke_personal_token(conn, row.id, utcnow())
+        await tokens.revoke_personal_token_in(conn, row.id)
 
 
 def bad_request_plain() -> Invalid:
@@ -261,14 +233,14 @@ def bad_request_plain() -> Invalid:
     return Invalid({"message": "400 Bad request"})
 
 
-async def token_of_request(registry: Registry, token: str | None) -> Row[Any]:
+async def token_of_request(registry: Registry, token: str | None) -> PersonalAccessToken:
     """The personal access token a request authenticates with, whatever its scopes: any
     token may read and revoke itself (PersonalAccessTokens::SelfInformation)."""
     if not token:
         raise unauthorized(generic=False)
     async with registry.db.read() as conn:
-        row = await sql.personal_token_by_digest(conn, digest(token))
-        owner = await sql.user_row(conn, row.user_id) if row is not None else None
+        row = await token_sql.personal_token_by_digest(conn, digest(token))
+        owner = await user_sql.find_account(conn, row.user_id) if row is not None else None
     if row is None or owner is None:
         raise unauthorized(generic=False)
     if row.revoked:
@@ -287,4 +259,4 @@ async def token_of_request(registry: Registry, token: str | None) -> Row[Any]:
 async def revoke_token_of_request(registry: Registry, token: str | None) -> None:
     row = await token_of_request(registry, token)
     async with registry.db.write() as conn:
-        await sql.revoke_personal_token(conn, row.id, utcnow())
+        await tokens.revoke_personal_token_in(conn, row.id)

@@ -12,7 +12,8 @@ from datetime import datetime
 from typing import Any
 
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import Project, utcnow
+from cargobay.auth.tokens import TokenKind
+from cargobay.domain.models import Namespace, Project, utcnow
 from cargobay.storage.db import audit as sql
 from cargobay.storage.db.audit import Entity
 from cargobay.storage.db.database import Connection
@@ -36,8 +37,8 @@ class Actor:
         principal = self.principal
         if principal is None:
             if self.system == "cli":
-                return None, f"cargobay CLI ({_os_user()})", "cli"
-            return None, "Cargobay scheduler", "system"
+                return None, f"cargobay CLI ({_os_user()})", TokenKind.cli.audit_name
+            return None, "Cargobay scheduler", TokenKind.system.audit_name
         if principal.deploy_token is not None:
             return DEPLOY_TOKEN_AUTHOR_ID, principal.deploy_token.username, principal.token_kind
         if principal.user is not None:
@@ -60,11 +61,11 @@ def project_entity(project: Project) -> Entity:
     return Entity("Project", project.id, project.full_path)
 
 
-def namespace_entity(namespace: Any, user_id: int | None) -> Entity:
+def namespace_entity(namespace: Namespace, user_id: int | None) -> Entity:
     """A group, or a personal namespace (logged against its user, as GitLab does)."""
-    if namespace["kind"] == "group":
-        return Entity("Group", namespace["id"], namespace["full_path"])
-    return Entity("User", user_id or namespace["id"], namespace["full_path"])
+    if namespace.kind == "group":
+        return Entity("Group", namespace.id, namespace.full_path)
+    return Entity("User", user_id or namespace.id, namespace.full_path)
 
 
 async def record(

@@ -14,11 +14,9 @@ from cargobay.services.catalog import api_project
 from cargobay.services.policies import namespace_level
 from cargobay.services.registry import Registry
 from cargobay.storage.db import audit as sql
-from cargobay.storage.db import listing
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db.audit import EventFilter
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.tables import audit_events
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,14 +27,7 @@ class EventPage:
 
 
 async def _page(conn: Connection, where: EventFilter, offset: int, limit: int) -> EventPage:
-    rows, total, has_next = await listing.page_of(
-        conn,
-        sql.events_query(where),
-        sql.NEWEST_FIRST,
-        key=audit_events.c.id,
-        offset=offset,
-        limit=limit,
-    )
+    rows, total, has_next = await sql.events_page(conn, where, offset=offset, limit=limit)
     return EventPage(rows, total, has_next)
 
 
@@ -57,13 +48,13 @@ async def _group_filter(
     conn: Connection, principal: Principal, ref: str, where: EventFilter
 ) -> EventFilter:
     acting_user(principal)
-    group = await repo.find_namespace(conn, ref)
-    if group is None or group._mapping["kind"] != "group":
+    group = await namespace_sql.find_namespace(conn, ref)
+    if group is None or group.kind != "group":
         raise not_found("Group Not Found")
-    full_path = group._mapping["full_path"]
+    full_path = group.full_path
     level = await namespace_level(conn, principal, full_path)
     if level < AccessLevel.OWNER:
-        if level == 0 and group._mapping["visibility"] == Visibility.private:
+        if level == 0 and group.visibility == Visibility.private:
             raise not_found("Group Not Found")
         raise forbidden()
     return EventFilter(

@@ -17,9 +17,9 @@ from cargobay.services.access import ProjectAccess
 from cargobay.services.catalog import api_project
 from cargobay.services.namespaces import GroupView, ProjectView
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as sql
-from cargobay.storage.db import listing, web_queries
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import listing
+from cargobay.storage.db import namespaces as namespace_sql
+from cargobay.storage.db import packages as package_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,40 +37,22 @@ async def group_overview(registry: Registry, principal: Principal, ref: str) -> 
     async with registry.db.scan() as conn:
         viewer = await namespaces.viewer_of(conn, principal)
         group = await namespaces.find_group(conn, viewer, ref)
-        subgroup_rows = (
-            await conn.execute(
-                sql.groups_query(
-                    sql.group_scope(
-                        everything=viewer.admin,
-                        min_visibility=viewer.min_visibility,
-                        exact_paths=viewer.reach.group_paths(),
-                        tree_paths=viewer.reach.namespaces,
-                    ),
-                    parent_id=group.id,
-                )
-            )
-        ).all()
-        project_rows = (
-            await conn.execute(
-                sql.projects_query(
-                    sql.project_scope(
-                        everything=viewer.admin,
-                        min_visibility=viewer.min_visibility,
-                        namespace_paths=viewer.reach.namespaces,
-                        project_ids=viewer.reach.projects,
-                    ),
-                    namespace_id=group.id,
-                    order_by="name",
-                    descending=False,
-                )
-            )
-        ).all()
-        counts = await web_queries.package_counts(conn, [p.id for p in project_rows])
+        subgroup_rows = await namespace_sql.groups(
+            conn, namespaces.visible_groups(viewer), parent_id=group.id
+        )
+        project_rows = await namespace_sql.projects_in_scope(
+            conn,
+            namespaces.visible_projects(viewer),
+            namespace_id=group.id,
+            order_by="name",
+            descending=False,
+        )
+        counts = await package_sql.package_counts(conn, [p.id for p in project_rows])
         return GroupOverview(
             group=(await namespaces.group_views(conn, [group]))[0],
             level=viewer.group_level(group),
-            subgroups=await namespaces.group_views(conn, list(subgroup_rows)),
-            projects=await namespaces.project_views(conn, list(project_rows)),
+            subgroups=await namespaces.group_views(conn, subgroup_rows),
+            projects=await namespaces.project_views(conn, project_rows),
             package_counts=counts,
         )
 
@@ -87,7 +69,7 @@ class PackageOverview:
     access: ProjectAccess
     package: Package
     pipeline: Any  # the newest pipeline that built it, or None
-    versions: list[Any]  # the newest other versions, at most the limit asked for
+    versions: list[Package]  # the newest other versions, at most the limit asked for
     versions_total: int
 
 
@@ -101,17 +83,17 @@ async def package_overview(
         access = await api_project(conn, registry, principal, ref)
         if not access.can.read_package:
             raise forbidden()
-        package = await web_queries.detailed_package(conn, access.project.id, package_id)
+        package = await package_sql.detailed_package(conn, access.project.id, package_id)
         if package is None:
             raise not_found("Package not found")
         pipelines = await listing.last_pipelines(conn, [package.id])
-        rows, total = await web_queries.recent_versions(conn, package, versions)
+        rows, total = await package_sql.recent_versions(conn, package, versions)
         return PackageOverview(access, package, pipelines.get(package.id), rows, total)
 
 
 async def package_counts(registry: Registry, project_ids: Sequence[int]) -> dict[int, int]:
     async with registry.db.read() as conn:
-        return await web_queries.package_counts(conn, project_ids)
+        return await package_sql.package_counts(conn, project_ids)
 
 
 async def group_visible(registry: Registry, principal: Principal, path: str) -> bool:
@@ -119,5 +101,5 @@ async def group_visible(registry: Registry, principal: Principal, path: str) -> 
     should lead)."""
     async with registry.db.read() as conn:
         viewer = await namespaces.viewer_of(conn, principal)
-        row = await repo.find_namespace(conn, path) if not path.isdigit() else None
+        row = await namespace_sql.find_namespace(conn, path) if not path.isdigit() else None
         return row is not None and row.kind == "group" and viewer.sees_group(row)

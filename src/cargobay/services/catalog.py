@@ -7,16 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
-
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import (
     DETAILED,
-    DISPLAYABLE,
-    FileStatus,
     Package,
     PackageFile,
-    PackageStatus,
     utcnow,
 )
 from cargobay.domain.permissions import Abilities
@@ -31,9 +26,10 @@ from cargobay.services.access import (
 from cargobay.services.protection import check_delete_protection
 from cargobay.services.registry import Registry
 from cargobay.storage.db import listing
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import members as member_sql
+from cargobay.storage.db import namespaces as namespace_sql
+from cargobay.storage.db import packages as package_sql
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.tables import package_files, packages
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +52,7 @@ async def api_project(
     project, can = access.project, access.can
     if not can.read_project:
         if principal.job is not None and principal.job.project_id != project.id:
-            source = await repo.find_project(conn, str(principal.job.project_id))
+            source = await namespace_sql.find_project(conn, str(principal.job.project_id))
             raise forbidden(
                 "Authentication by CI/CD job token not allowed from "
                 f"{source.full_path if source else principal.job.project_id} to "
@@ -69,13 +65,6 @@ async def api_project(
 def _require(allowed: bool) -> None:
     if not allowed:
         raise forbidden()
-
-
-def order_clause(order_by: str, sort: str, primary: Any) -> list[Any]:
-    column = listing.ORDER_COLUMNS[order_by]
-    if sort == "desc":
-        return [column.desc(), primary.desc()]
-    return [column.asc(), primary.asc()]
 
 
 async def list_project_packages(
@@ -92,12 +81,12 @@ async def list_project_packages(
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
-        query = listing.filtered_packages([access.project.id], where, conn.dialect.name)
-        rows, total, has_next = await listing.page_of(
+        rows, total, has_next = await listing.packages_page(
             conn,
-            query,
-            order_clause(order_by, sort, packages.c.id),
-            key=packages.c.id,
+            [access.project.id],
+            where,
+            order_by=order_by,
+            sort=sort,
             offset=offset,
             limit=limit,
         )
@@ -118,19 +107,15 @@ async def list_group_packages(
     limit: int,
 ) -> Listing:
     async with registry.db.scan() as conn:
-        group_row = await repo.find_namespace(conn, ref)
-        if group_row is None or group_row._mapping["kind"] != "group":
+        group = await namespace_sql.find_namespace(conn, ref)
+        if group is None or group.kind != "group":
             raise not_found("Group Not Found")
-        group = group_row._mapping
-        inside = await repo.projects_under(conn, group["full_path"], include_subgroups=True)
+        inside = await namespace_sql.projects_under(conn, group.full_path, include_subgroups=True)
         abilities = await abilities_for(conn, principal, inside, registry.settings)
         level = 0
         if principal.user is not None:
-            for project_id, path, member_level in await repo.memberships(
-                conn, principal.user.id, utcnow().date()
-            ):
-                if project_id is None and path in repo.path_and_ancestors(group["full_path"]):
-                    level = max(level, member_level)
+            mine = await member_sql.user_memberships(conn, principal.user.id, utcnow().date())
+            level = mine.group_level(group.full_path)
         if not group_visible(
             group, principal, level, any(a.read_project for a in abilities.values())
         ):
@@ -139,34 +124,27 @@ async def list_group_packages(
             p.id
             for p in inside
             if abilities[p.id].read_package
-            and (not exclude_subgroups or p.namespace_id == group["id"])
+            and (not exclude_subgroups or p.namespace_id == group.id)
         ]
-        query = listing.filtered_packages(readable, where, conn.dialect.name)
-        if order_by == "project_path":
-            column = listing.ORDER_COLUMNS["project_path"]
-            direction = column.desc() if sort == "desc" else column.asc()
-            order = [direction.nulls_last(), packages.c.id.asc()]
-        else:
-            order = order_clause(order_by, sort, packages.c.id)
-        rows, total, has_next = await listing.page_of(
-            conn, query, order, key=packages.c.id, offset=offset, limit=limit
+        rows, total, has_next = await listing.packages_page(
+            conn,
+            readable,
+            where,
+            order_by=order_by,
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            group_order=True,
         )
         pipelines = await listing.last_pipelines(conn, [r.id for r in rows])
     return Listing(rows, total, has_next, pipelines, abilities)
 
 
 async def _displayable_package(conn: Connection, project_id: int, package_id: int) -> Package:
-    row = await conn.execute(
-        packages.select().where(
-            packages.c.id == package_id,
-            packages.c.project_id == project_id,
-            packages.c.status.in_([int(s) for s in DISPLAYABLE]),
-        )
-    )
-    found = row.first()
+    found = await package_sql.displayable_package(conn, project_id, package_id)
     if found is None:
         raise not_found("Not found")
-    return repo.to_package(found)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,12 +214,7 @@ async def delete_package(
         await check_delete_protection(conn, principal, access, package.name)
         _check_unmodified_since(package.updated_at, if_unmodified_since)
         now = utcnow()
-        await repo.set_package_status(conn, package.id, PackageStatus.pending_destruction, now)
-        await conn.execute(
-            update(package_files)
-            .where(package_files.c.package_id == package.id)
-            .values(status=FileStatus.pending_destruction, updated_at=now)
-        )
+        await package_sql.mark_package_pending(conn, package.id, now)
         await audit.record(
             conn,
             audit.Actor(principal, ip_address),
@@ -271,16 +244,8 @@ async def list_files(
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
         package = await _displayable_package(conn, access.project.id, package_id)
-        column = listing.FILE_ORDER_COLUMNS[order_by]
-        tie = package_files.c.id
-        order = [column.desc(), tie.desc()] if sort == "desc" else [column.asc(), tie.asc()]
-        rows, total, has_next = await listing.page_of(
-            conn,
-            listing.files_query(package.id),
-            order,
-            key=package_files.c.id,
-            offset=offset,
-            limit=limit,
+        rows, total, has_next = await listing.files_page(
+            conn, package.id, order_by=order_by, sort=sort, offset=offset, limit=limit
         )
         pipelines = await listing.pipelines_by_id(
             conn, [r.pipeline_id for r in rows if r.pipeline_id is not None]
@@ -289,18 +254,10 @@ async def list_files(
 
 
 async def _live_file(conn: Connection, package: Package, file_id: int) -> PackageFile:
-    row = (
-        await conn.execute(
-            repo.select_files_with_blob_key().where(
-                package_files.c.id == file_id,
-                package_files.c.package_id == package.id,
-                package_files.c.status == FileStatus.default,
-            )
-        )
-    ).first()
-    if row is None:
+    found = await package_sql.find_live_file(conn, package.id, file_id)
+    if found is None:
         raise NotFound(message(404))
-    return repo.to_file(row)
+    return found
 
 
 async def delete_file(
@@ -320,11 +277,7 @@ async def delete_file(
         await check_delete_protection(conn, principal, access, package.name)
         _check_unmodified_since(file.updated_at, if_unmodified_since)
         now = utcnow()
-        await conn.execute(
-            update(package_files)
-            .where(package_files.c.id == file.id)
-            .values(status=FileStatus.pending_destruction, updated_at=now)
-        )
+        await package_sql.mark_file_pending(conn, file.id, now)
         await audit.record(
             conn,
             audit.Actor(principal, ip_address),

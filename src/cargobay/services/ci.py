@@ -13,34 +13,33 @@ token acts with its user's role, and must not lift the caller above theirs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import Row
 
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import AccessLevel, utcnow
+from cargobay.domain.models import AccessLevel, Account, JobDetails, utcnow
 from cargobay.errors import Conflict, forbidden, not_found
 from cargobay.services import admin
 from cargobay.services.accounts import acting_user
 from cargobay.services.members import Source, find_source
 from cargobay.services.namespaces import viewer_of
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as sql
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import ci as ci_sql
+from cargobay.storage.db import members as member_sql
+from cargobay.storage.db import namespaces as namespace_sql
+from cargobay.storage.db import users as user_sql
 from cargobay.storage.db.database import Connection
 
 
 @dataclass(frozen=True, slots=True)
 class JobView:
-    row: Row[Any]  # the job with its pipeline's columns
-    runner: Row[Any] | None  # the user the job runs as
+    row: JobDetails  # the job with its pipeline's columns
+    runner: Account | None  # the user the job runs as
 
 
 async def _view(conn: Connection, job_id: int) -> JobView | None:
-    row = await sql.job_with_pipeline(conn, job_id)
+    row = await ci_sql.job_with_pipeline(conn, job_id)
     if row is None:
         return None
-    runner = await sql.user_row(conn, row.user_id) if row.user_id is not None else None
+    runner = await user_sql.find_account(conn, row.user_id) if row.user_id is not None else None
     return JobView(row, runner)
 
 
@@ -66,13 +65,13 @@ async def start_job(
     me = acting_user(principal)
     async with registry.db.read() as conn:
         source = await _ci_project(conn, principal, ref)
-        runner = me if user_ref is None else await repo.find_user(conn, user_ref)
+        runner = me if user_ref is None else await user_sql.find_user(conn, user_ref)
         if runner is None:
             raise not_found("User Not Found")
         if not principal.is_admin and runner.id != me.id:
-            project = await repo.find_project(conn, str(source.project_id))
+            project = await namespace_sql.find_project(conn, str(source.project_id))
             assert project is not None
-            their_level = await repo.access_level(conn, runner.id, project, utcnow().date())
+            their_level = await member_sql.access_level(conn, runner.id, project, utcnow().date())
             if runner.is_admin or their_level > source.level:
                 raise forbidden("The job's user has a higher role in this project than you")
     assert source.project_id is not None
@@ -107,14 +106,14 @@ async def finish_job(
     answers 409."""
     async with registry.db.write() as conn:
         source = await _ci_project(conn, principal, ref)
-        row = await sql.job_with_pipeline(conn, job_id)
+        row = await ci_sql.job_with_pipeline(conn, job_id)
         if row is None or row.project_id != source.project_id:
             raise not_found("Job Not Found")
         if row.status != "running":
             if row.status != status:
                 raise Conflict({"message": f"409 Conflict - Job is already {row.status}"})
         else:
-            await repo.finish_job(conn, job_id, status, utcnow())
+            await ci_sql.finish_job(conn, job_id, status, utcnow())
         finished = await _view(conn, job_id)
     assert finished is not None
     return finished

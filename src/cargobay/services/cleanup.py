@@ -17,13 +17,12 @@ from typing import Any
 from cargobay.auth.principal import Principal
 from cargobay.domain.cleanup import Policy, Removal, plan
 from cargobay.domain.models import Project, utcnow
-from cargobay.errors import not_found
+from cargobay.errors import not_found, validation_error
 from cargobay.services import audit
-from cargobay.services.accounts import validation_error
 from cargobay.services.policies import managed_project, regex_errors
 from cargobay.services.registry import Registry
 from cargobay.storage.db import cleanup as sql
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db.database import Connection
 
 DUE_BATCH = 50  # projects examined per scheduler pass
@@ -170,7 +169,7 @@ async def run_due(
         async with registry.db.write(bulk=True) as conn:
             if not await sql.claim(conn, project_id, now, now + _interval(registry)):
                 continue  # another process took it
-            project = await repo.find_project(conn, str(project_id))
+            project = await namespace_sql.find_project(conn, str(project_id))
             if project is None:
                 continue
             runs.append(ProjectRun(project, await _run(conn, project, audit.SCHEDULER, now)))
@@ -184,7 +183,7 @@ async def run_local(
     now = utcnow()
     async with registry.db.read() as conn:
         if project_ref is not None:
-            found = await repo.find_project(conn, project_ref)
+            found = await namespace_sql.find_project(conn, project_ref)
             if found is None:
                 raise not_found("Project Not Found")
             ids = [found.id]
@@ -194,7 +193,7 @@ async def run_local(
     for project_id in ids:
         session = registry.db.read() if dry_run else registry.db.write(bulk=True)
         async with session as conn:
-            project = await repo.find_project(conn, str(project_id))
+            project = await namespace_sql.find_project(conn, str(project_id))
             assert project is not None
             if dry_run:
                 policy = _view(await sql.find_policy(conn, project_id)).policy

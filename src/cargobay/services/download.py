@@ -21,7 +21,8 @@ from cargobay.errors import CargobayError, not_found
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
 from cargobay.services.protection import generic_disabled, generic_on
 from cargobay.services.registry import Registry
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import downloads
+from cargobay.storage.db import packages as package_sql
 
 # Newest GitLab writes last_downloaded_at at most once a minute per package.
 DOWNLOAD_MARK_INTERVAL = timedelta(minutes=1)
@@ -52,7 +53,7 @@ async def resolve_download(
             raise generic_disabled()
         if not access.can.read_package:
             raise generic_forbidden(principal)
-        found = await repo.find_download(
+        found = await downloads.find_download(
             conn, access.project.id, where.package_name, where.package_version, where.stored_name
         )
         files: list[PackageFile] = []
@@ -60,13 +61,13 @@ async def resolve_download(
         if found is not None:
             package, file = found
         else:
-            listed = await repo.find_package(
+            listed = await package_sql.find_package(
                 conn, access.project.id, where.package_name, where.package_version
             )
             if listed is None or not allow_listing:
                 raise not_found("Not found")
             package = listed
-            files = await repo.live_files(conn, package.id)
+            files = await package_sql.live_files(conn, package.id)
     await _note_download(registry, package.id, package.last_downloaded_at, utcnow())
     return Resolved(package, file, files)
 
@@ -81,7 +82,7 @@ async def quick_download(
     if token is None and not creds.empty:
         return None
     now = utcnow()
-    facts = await repo.download_lookup(
+    facts = await downloads.download_lookup(
         registry.db,
         None if token is None else digest(token),
         project_ref,
@@ -94,16 +95,8 @@ async def quick_download(
     if token is not None:
         if facts.token is None:
             return None
-        m = facts.token
         try:
-            principal = access_token_principal(
-                repo.to_user(facts.token, "user_"),
-                scopes=m["token_scopes"],
-                revoked=m["token_revoked"],
-                expires_at=m["token_expires_at"],
-                method=method,
-                now=now,
-            )
+            principal = access_token_principal(facts.token, method=method, now=now)
         except CargobayError:
             return None
     can = project_abilities(
@@ -132,6 +125,6 @@ async def _note_download(
     registry.download_marks.add(package_id)
     try:
         async with registry.db.write() as conn:
-            await repo.mark_downloaded(conn, package_id, now, since)
+            await package_sql.mark_downloaded(conn, package_id, now, since)
     finally:
         registry.download_marks.discard(package_id)

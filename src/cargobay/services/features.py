@@ -12,8 +12,8 @@ from cargobay.errors import bad_request, forbidden
 from cargobay.services import audit
 from cargobay.services.accounts import acting_user
 from cargobay.services.registry import Registry
+from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db import policies as sql
-from cargobay.storage.db import repository as repo
 from cargobay.storage.db.audit import INSTANCE as INSTANCE_ENTITY
 from cargobay.storage.db.database import Connection
 
@@ -65,15 +65,15 @@ async def set_feature(
     async with registry.db.write() as conn:
         scope, scope_id, target = INSTANCE, 0, "instance"
         if project is not None:
-            found = await repo.find_project(conn, project)
+            found = await namespace_sql.find_project(conn, project)
             if found is None:
                 raise bad_request(f"{project} is not found!")
             scope, scope_id, target = PROJECT, found.id, found.full_path
         elif namespace is not None:
-            row = await repo.find_namespace(conn, namespace)
+            row = await namespace_sql.find_namespace(conn, namespace)
             if row is None:
                 raise bad_request(f"{namespace} is not found!")
-            scope, scope_id, target = NAMESPACE, row._mapping["id"], row._mapping["full_path"]
+            scope, scope_id, target = NAMESPACE, row.id, row.full_path
         now = utcnow()
         await sql.set_gate(conn, name, scope, scope_id, enabled, now)
         await audit.record(

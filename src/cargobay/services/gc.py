@@ -22,13 +22,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.exc import DBAPIError, IntegrityError
-
 from cargobay.domain.models import utcnow
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import CollectableBlobStore
 from cargobay.storage.db import collect as sql
 from cargobay.storage.db.database import Connection
+from cargobay.storage.db.errors import DBAPIError, IntegrityError
 
 log = logging.getLogger("cargobay.gc")
 BATCH = 500

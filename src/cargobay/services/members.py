@@ -10,16 +10,16 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Row
-
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import AccessLevel, utcnow
-from cargobay.errors import Conflict, NotFound, forbidden, not_found
-from cargobay.services.accounts import Listing, acting_user, validation_error
+from cargobay.domain import roles
+from cargobay.domain.models import AccessLevel, Member, Namespace, Project, utcnow
+from cargobay.errors import Conflict, NotFound, forbidden, not_found, validation_error
+from cargobay.services.accounts import Listing, acting_user
 from cargobay.services.namespaces import Viewer, find_group, find_project, viewer_of
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as sql
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import members as member_sql
+from cargobay.storage.db import namespaces as namespace_sql
+from cargobay.storage.db import users as user_sql
 from cargobay.storage.db.database import Connection
 
 MEMBER_LEVELS = (10, 20, 30, 40, 50)
@@ -30,7 +30,7 @@ class Source:
     """A group or project whose members are listed or changed, with the caller's role."""
 
     kind: str  # "group" | "project"
-    row: Row[Any]
+    row: Namespace | Project
     level: int
     namespace_id: int | None
     project_id: int | None
@@ -60,18 +60,20 @@ async def list_members(
     inherited: bool,
     offset: int,
     limit: int,
-) -> Listing:
+) -> Listing[Member]:
     acting_user(principal)
     async with registry.db.read() as conn:
         source = await find_source(conn, await viewer_of(conn, principal), kind, ref)
         if not inherited:
-            query = sql.members_query(
+            rows, total = await member_sql.members_page(
+                conn,
                 project_id=source.project_id,
                 namespace_id=source.namespace_id,
                 search=search,
                 user_ids=user_ids,
+                offset=offset,
+                limit=limit,
             )
-            rows, total = await sql.page_of(conn, query, offset, limit)
             return Listing(rows, total)
         rows = await _all_members(conn, source)
     if search:
@@ -81,17 +83,15 @@ async def list_members(
     return Listing(rows[offset : offset + limit], len(rows))
 
 
-async def _all_members(conn: Connection, source: Source) -> list[Row[Any]]:
+async def _all_members(conn: Connection, source: Source) -> list[Member]:
     """Direct and inherited members, each user once with their highest role."""
     path = source.row.full_path
-    above = repo.namespace_paths(path) + ([path] if source.kind == "group" else [])
-    chain = await sql.namespaces_by_path(conn, above)
-    rows = (
-        await conn.execute(
-            sql.inherited_members_query([r.id for r in chain.values()], source.project_id)
-        )
-    ).all()
-    best: dict[int, Row[Any]] = {}
+    above = roles.namespace_paths(path) + ([path] if source.kind == "group" else [])
+    chain = await namespace_sql.namespaces_by_path(conn, above)
+    rows = await member_sql.inherited_members(
+        conn, [r.id for r in chain.values()], source.project_id
+    )
+    best: dict[int, Member] = {}
     for row in rows:
         if row.id not in best or row.access_level > best[row.id].access_level:
             best[row.id] = row
@@ -100,7 +100,7 @@ async def _all_members(conn: Connection, source: Source) -> list[Row[Any]]:
 
 async def get_member(
     registry: Registry, principal: Principal, kind: str, ref: str, user_id: int, *, inherited: bool
-) -> Row[Any]:
+) -> Member:
     acting_user(principal)
     async with registry.db.read() as conn:
         source = await find_source(conn, await viewer_of(conn, principal), kind, ref)
@@ -108,7 +108,7 @@ async def get_member(
             found = [r for r in await _all_members(conn, source) if r.id == user_id]
             row = found[0] if found else None
         else:
-            row = await sql.member_row(
+            row = await member_sql.find_member(
                 conn, user_id, project_id=source.project_id, namespace_id=source.namespace_id
             )
     if row is None:
@@ -137,22 +137,22 @@ async def add_member(
     user_ref: int | str,
     access_level: int,
     expires_at: date | None,
-) -> Row[Any]:
+) -> Member:
     acting_user(principal)
     async with registry.db.write() as conn:
         viewer = await viewer_of(conn, principal)
         source = await find_source(conn, viewer, kind, ref)
         if source.level < source.manager_level:
             raise forbidden()
-        user = await repo.find_user(conn, user_ref)
-        if user is not None and await sql.member_row(
+        user = await user_sql.find_user(conn, user_ref)
+        if user is not None and await member_sql.find_member(
             conn, user.id, project_id=source.project_id, namespace_id=source.namespace_id
         ):
             raise Conflict({"message": "Member already exists"})
         if user is None:
             raise not_found("User Not Found")
         _check_level(source, access_level, viewer.admin)
-        await repo.set_membership(
+        await member_sql.set_membership(
             conn,
             user_id=user.id,
             project_id=source.project_id,
@@ -161,7 +161,7 @@ async def add_member(
             expires_at=expires_at,
             now=utcnow(),
         )
-        row = await sql.member_row(
+        row = await member_sql.find_member(
             conn, user.id, project_id=source.project_id, namespace_id=source.namespace_id
         )
         assert row is not None
@@ -178,7 +178,7 @@ async def update_member(
     access_level: int,
     expires_at: date | None,
     expires_given: bool,
-) -> Row[Any]:
+) -> Member:
     acting_user(principal)
     async with registry.db.write() as conn:
         viewer = await viewer_of(conn, principal)
@@ -186,7 +186,7 @@ async def update_member(
         if source.level < source.manager_level:
             raise forbidden()
         where = {"project_id": source.project_id, "namespace_id": source.namespace_id}
-        row = await sql.member_row(conn, user_id, **where)
+        row = await member_sql.find_member(conn, user_id, **where)
         if row is None:
             raise _record_not_found()
         _check_level(source, access_level, viewer.admin)
@@ -195,8 +195,8 @@ async def update_member(
         values: dict[str, Any] = {"access_level": access_level}
         if expires_given:
             values["expires_at"] = expires_at
-        await sql.update_member(conn, row.member_id, now=utcnow(), **values)
-        updated = await sql.member_row(conn, user_id, **where)
+        await member_sql.update_member(conn, row.member_id, now=utcnow(), **values)
+        updated = await member_sql.find_member(conn, user_id, **where)
         assert updated is not None
         return updated
 
@@ -208,7 +208,7 @@ async def remove_member(
     async with registry.db.write() as conn:
         viewer = await viewer_of(conn, principal)
         source = await find_source(conn, viewer, kind, ref)
-        row = await sql.member_row(
+        row = await member_sql.find_member(
             conn, user_id, project_id=source.project_id, namespace_id=source.namespace_id
         )
         if row is None:
@@ -219,8 +219,8 @@ async def remove_member(
         if not viewer.admin and not leaving and row.access_level > source.level:
             raise forbidden()
         if source.kind == "group" and row.access_level == AccessLevel.OWNER:
-            owners = (await conn.execute(sql.members_query(namespace_id=source.namespace_id))).all()
+            owners = await member_sql.direct_members(conn, namespace_id=source.namespace_id)
             if sum(1 for r in owners if r.access_level == AccessLevel.OWNER) == 1:
                 # A group always keeps an owner (Members::DestroyService).
                 raise forbidden()
-        await sql.delete_member(conn, row.member_id)
+        await member_sql.delete_member(conn, row.member_id)

@@ -20,15 +20,13 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import anyio
-from sqlalchemy import select
 
 from cargobay.storage.blobs.base import BlobLocation
 from cargobay.storage.blobs.local import LocalBlobStore
 from cargobay.storage.blobs.s3 import BlobCorrupt, S3BlobStore
-from cargobay.storage.db import copy
+from cargobay.storage.db import collect, copy
 from cargobay.storage.db.database import Database
 from cargobay.storage.db.migrate import upgrade_async
-from cargobay.storage.db.tables import blobs
 
 READ_CHUNK = 1024 * 1024
 
@@ -85,13 +83,7 @@ async def copy_blobs(
 ) -> BlobCopy:
     async with database.read() as conn:
         # Rows with a storage key were uploaded to a bucket already.
-        rows = list(
-            await conn.execute(
-                select(blobs.c.sha256, blobs.c.size)
-                .where(blobs.c.storage_key.is_(None))
-                .order_by(blobs.c.sha256)
-            )
-        )
+        rows = await collect.blobs_without_key(conn)
     report = BlobCopy()
     limiter = anyio.CapacityLimiter(jobs)
 

@@ -4,22 +4,31 @@ changing them, and the checks uploads and deletes make against them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from cargobay.auth.principal import Principal
 from cargobay.domain import protection
 from cargobay.domain.duplicates import InvalidRegex, compile_exception_regex
-from cargobay.domain.models import AccessLevel, PackageType, Visibility, utcnow
-from cargobay.errors import CargobayError, forbidden, not_found
+from cargobay.domain.models import (
+    AccessLevel,
+    Namespace,
+    PackageType,
+    ProtectionRule,
+    Visibility,
+    utcnow,
+)
+from cargobay.errors import CargobayError, forbidden, not_found, validation_error
 from cargobay.services import audit
 from cargobay.services.access import ProjectAccess
-from cargobay.services.accounts import acting_user, validation_error
+from cargobay.services.accounts import acting_user
 from cargobay.services.catalog import api_project
 from cargobay.services.registry import Registry
+from cargobay.storage.db import members as member_sql
+from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db import policies as sql
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import users as user_sql
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.tables import users
 
 MAX_REGEX_LENGTH = 255
 REGEX_FIELD = "generic_duplicate_exception_regex"
@@ -46,31 +55,24 @@ async def namespace_level(conn: Connection, principal: Principal, full_path: str
         return int(AccessLevel.OWNER)
     if principal.user is None or principal.job is not None:
         return 0
-    ancestors = set(repo.path_and_ancestors(full_path))
-    level = 0
-    for project_id, path, member_level in await repo.memberships(
-        conn, principal.user.id, utcnow().date()
-    ):
-        if project_id is None and path in ancestors:
-            level = max(level, int(member_level))
-    return level
+    mine = await member_sql.user_memberships(conn, principal.user.id, utcnow().date())
+    return mine.group_level(full_path)
 
 
 async def owned_namespace(
     conn: Connection, principal: Principal, ref: str, *, groups_only: bool
-) -> Any:
+) -> Namespace:
     """A group (or, unless ``groups_only``, a user namespace) the caller owns. Who cannot
     see it gets 404, who sees it without owning it 403."""
     acting_user(principal)
     what = "Group" if groups_only else "Namespace"
-    row = await repo.find_namespace(conn, ref)
-    if row is None or (groups_only and row._mapping["kind"] != "group"):
+    namespace = await namespace_sql.find_namespace(conn, ref)
+    if namespace is None or (groups_only and namespace.kind != "group"):
         raise not_found(f"{what} Not Found")
-    namespace = row._mapping
-    level = await namespace_level(conn, principal, namespace["full_path"])
+    level = await namespace_level(conn, principal, namespace.full_path)
     if level >= AccessLevel.OWNER:
         return namespace
-    hidden = namespace["kind"] != "group" or namespace["visibility"] == Visibility.private
+    hidden = namespace.kind != "group" or namespace.visibility == Visibility.private
     if level == 0 and hidden:
         raise not_found(f"{what} Not Found")
     raise forbidden()
@@ -97,10 +99,10 @@ class DuplicateSettings:
     generic_duplicate_exception_regex: str
 
 
-def _settings_of(namespace: Any) -> DuplicateSettings:
+def _settings_of(namespace: Namespace) -> DuplicateSettings:
     return DuplicateSettings(
-        bool(namespace["generic_duplicates_allowed"]),
-        namespace["generic_duplicate_exception_regex"],
+        bool(namespace.generic_duplicates_allowed),
+        namespace.generic_duplicate_exception_regex,
     )
 
 
@@ -136,7 +138,7 @@ async def update_duplicate_settings(
             now = utcnow()
             await sql.update_duplicate_settings(
                 conn,
-                namespace["id"],
+                namespace.id,
                 {
                     "generic_duplicates_allowed": after.generic_duplicates_allowed,
                     "generic_duplicate_exception_regex": after.generic_duplicate_exception_regex,
@@ -144,14 +146,9 @@ async def update_duplicate_settings(
                 now,
             )
             user_id = None
-            if namespace["kind"] != "group":
-                user_id = (
-                    await conn.execute(
-                        users.select()
-                        .with_only_columns(users.c.id)
-                        .where(users.c.namespace_id == namespace["id"])
-                    )
-                ).scalar()
+            if namespace.kind != "group":
+                owners = await user_sql.accounts_owning_namespaces(conn, [namespace.id])
+                user_id = owners[namespace.id].id if namespace.id in owners else None
             await audit.record(
                 conn,
                 actor,
@@ -159,8 +156,8 @@ async def update_duplicate_settings(
                 "package_settings_updated",
                 "Changed generic package duplicate settings",
                 target_type="Namespace::PackageSetting",
-                target_id=namespace["id"],
-                target_details=namespace["full_path"],
+                target_id=namespace.id,
+                target_details=namespace.full_path,
                 details={"from": _as_dict(before), "to": _as_dict(after)},
                 now=now,
             )
@@ -196,13 +193,15 @@ def _unprocessable(text: str) -> Unprocessable:
     return Unprocessable({"message": {"error": text}})
 
 
-async def list_rules(registry: Registry, principal: Principal, ref: str) -> list[Any]:
+async def list_rules(registry: Registry, principal: Principal, ref: str) -> list[ProtectionRule]:
     async with registry.db.read() as conn:
         access = await managed_project(conn, registry, principal, ref)
         return await sql.list_rules(conn, access.project.id)
 
 
-async def create_rule(registry: Registry, actor: audit.Actor, ref: str, change: RuleChange) -> Any:
+async def create_rule(
+    registry: Registry, actor: audit.Actor, ref: str, change: RuleChange
+) -> ProtectionRule:
     assert actor.principal is not None
     async with registry.db.write() as conn:
         access = await managed_project(conn, registry, actor.principal, ref)
@@ -218,12 +217,12 @@ async def create_rule(registry: Registry, actor: audit.Actor, ref: str, change: 
 
 async def update_rule(
     registry: Registry, actor: audit.Actor, ref: str, rule_id: int, change: RuleChange
-) -> Any:
+) -> ProtectionRule:
     assert actor.principal is not None
     async with registry.db.write() as conn:
         access = await managed_project(conn, registry, actor.principal, ref)
         current = await _rule(conn, access.project.id, rule_id)
-        values = _validated(change, current=current._mapping)
+        values = _validated(change, current=current)
         await _check_unique(conn, access.project.id, values, rule_id=rule_id)
         now = utcnow()
         rule = await sql.update_rule(conn, rule_id, updated_at=now, **values)
@@ -240,26 +239,26 @@ async def delete_rule(registry: Registry, actor: audit.Actor, ref: str, rule_id:
         await _audit_rule(conn, actor, access, "package_protection_rule_deleted", rule, utcnow())
 
 
-async def _rule(conn: Connection, project_id: int, rule_id: int) -> Any:
+async def _rule(conn: Connection, project_id: int, rule_id: int) -> ProtectionRule:
     rule = await sql.find_rule(conn, project_id, rule_id)
     if rule is None:
         raise not_found("Not found")
     return rule
 
 
-def _validated(change: RuleChange, current: Any) -> dict[str, Any]:
+def _validated(change: RuleChange, current: ProtectionRule | None) -> dict[str, Any]:
     """The rule's columns after the change, or 422 with GitLab's model messages."""
 
     def pick(name: str) -> Any:
         given = getattr(change, name)
         if given is ...:
-            return None if current is None else current[name]
+            return None if current is None else getattr(current, name)
         return given
 
     pattern = pick("package_name_pattern")
     type_value = change.package_type
     package_type = (
-        int(PackageType[type_value]) if type_value is not ... else current["package_type"]
+        int(PackageType[type_value]) if type_value is not ... else current.package_type  # type: ignore[union-attr]  # an update has a current
     )
     push = pick("minimum_access_level_for_push")
     delete = pick("minimum_access_level_for_delete")
@@ -302,10 +301,9 @@ async def _audit_rule(
     actor: audit.Actor,
     access: ProjectAccess,
     event: str,
-    rule: Any,
-    now: Any,
+    rule: ProtectionRule,
+    now: datetime,
 ) -> None:
-    m = rule._mapping
     verb = event.rsplit("_", 1)[1]
     await audit.record(
         conn,
@@ -314,15 +312,15 @@ async def _audit_rule(
         event,
         f"Package protection rule {verb}",
         target_type="Packages::Protection::Rule",
-        target_id=m["id"],
-        target_details=m["package_name_pattern"],
+        target_id=rule.id,
+        target_details=rule.package_name_pattern,
         details={
-            "package_type": PackageType(m["package_type"]).name,
+            "package_type": PackageType(rule.package_type).name,
             "minimum_access_level_for_push": protection.level_name(
-                m["minimum_access_level_for_push"]
+                rule.minimum_access_level_for_push
             ),
             "minimum_access_level_for_delete": protection.level_name(
-                m["minimum_access_level_for_delete"]
+                rule.minimum_access_level_for_delete
             ),
         },
         now=now,

@@ -8,7 +8,7 @@ from datetime import date
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import utcnow
 from cargobay.errors import bad_request
-from cargobay.services import admin
+from cargobay.services import tokens
 from cargobay.services.accounts import acting_user
 from cargobay.services.registry import Registry
 
@@ -22,7 +22,7 @@ async def create_own_token(
     name: str,
     scopes: list[str],
     expires_at: date | None,
-) -> admin.NewToken:
+) -> tokens.NewToken:
     """A personal access token for the caller; the token text is returned once."""
     me = acting_user(principal)
     name = name.strip()
@@ -33,4 +33,4 @@ async def create_own_token(
     if expires_at is not None and expires_at <= utcnow().date():
         raise bad_request("Expiration date must be in the future.")
     async with registry.db.write() as conn:
-        return await admin.create_personal_access_token_in(conn, me, name, scopes, expires_at)
+        return await tokens.create_personal_token_in(conn, me, name, scopes, expires_at)

@@ -45,19 +45,6 @@ async def check_delete_protection(
         raise forbidden(protection.DELETION_PROTECTED)
 
 
-async def check_push_protection(
-    conn: Connection, principal: Principal, access: ProjectAccess, package_name: str
-) -> None:
-    if await sql.is_protected(
-        conn,
-        access.project.id,
-        package_name,
-        action="push",
-        level=role_for_rules(principal, access.can),
-    ):
-        raise package_protected()
-
-
 def generic_on(gate: bool | None) -> bool:
     """The generic_packages flag given its deciding gate (None: no gate, the default)."""
     return GENERIC_PACKAGES.default_enabled if gate is None else gate

@@ -26,7 +26,7 @@ from cargobay.services.protection import (
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
-from cargobay.storage.db import repository as repo
+from cargobay.storage.db import packages as package_sql
 from cargobay.storage.db import uploads
 from cargobay.storage.db.database import Connection
 
@@ -152,9 +152,9 @@ async def _record(
         # a protection rule been created while the body streamed in.
         _refuse(await _checks(conn, project, where, rule_level), where)
         if status is not None and status != package.status and not created:
-            await repo.set_package_status(conn, package.id, status, now)
+            await package_sql.set_package_status(conn, package.id, status, now)
         if pipeline_id is not None:
-            await repo.add_build_info(conn, package.id, pipeline_id)
+            await package_sql.add_build_info(conn, package.id, pipeline_id)
         file = await uploads.insert_file(
             conn,
             package_id=package.id,

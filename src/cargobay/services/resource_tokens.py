@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Any
-
-from sqlalchemy import Row
 
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
-from cargobay.domain.models import AccessLevel, utcnow
+from cargobay.domain.models import (
+    AccessLevel,
+    DeployTokenEntry,
+    Project,
+    ProjectAccessToken,
+    utcnow,
+)
 from cargobay.errors import Invalid, NotFound, bad_request, forbidden, not_found
-from cargobay.services import admin
+from cargobay.services import tokens
 from cargobay.services.accounts import Listing, acting_user
 from cargobay.services.members import Source, find_source
 from cargobay.services.namespaces import viewer_of
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as sql
+from cargobay.storage.db import tokens as token_sql
+from cargobay.storage.db import users as user_sql
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.tables import personal_access_tokens
 
 DEPLOY_USERNAME = re.compile(r"[a-zA-Z0-9.+_-]+")
 # Gitlab::Auth.resource_bot_scopes
@@ -67,31 +70,33 @@ async def list_deploy_tokens(
     active: bool | None,
     offset: int,
     limit: int,
-) -> Listing:
+) -> Listing[DeployTokenEntry]:
     async with registry.db.read() as conn:
         source = await _deploy_source(conn, principal, kind, ref)
-        query = sql.deploy_tokens_query(
+        rows, total = await token_sql.deploy_tokens_page(
+            conn,
             project_id=source.project_id,
             namespace_id=source.namespace_id,
             active=active,
             now=utcnow(),
+            offset=offset,
+            limit=limit,
         )
-        rows, total = await sql.page_of(conn, query, offset, limit)
     return Listing(rows, total)
 
 
 async def get_deploy_token(
     registry: Registry, principal: Principal, kind: str, ref: str, token_id: int
-) -> Row[Any]:
+) -> DeployTokenEntry:
     async with registry.db.read() as conn:
         source = await _deploy_source(conn, principal, kind, ref)
-        row = await sql.deploy_token_row(conn, token_id)
+        row = await token_sql.find_deploy_token_entry(conn, token_id)
     if row is None or not _belongs(row, source):
         raise NotFound({"message": "404 Not found"})
     return row
 
 
-def _belongs(row: Row[Any], source: Source) -> bool:
+def _belongs(row: DeployTokenEntry, source: Source) -> bool:
     if source.kind == "group":
         return bool(row.namespace_id == source.namespace_id)
     return bool(row.project_id == source.project_id)
@@ -107,7 +112,7 @@ async def create_deploy_token(
     scopes: list[str],
     username: str | None,
     expires_at: datetime | None,
-) -> tuple[Row[Any], str]:
+) -> tuple[DeployTokenEntry, str]:
     async with registry.db.read() as conn:
         source = await _deploy_source(conn, principal, kind, ref)
     if username and not DEPLOY_USERNAME.fullmatch(username):
@@ -116,17 +121,17 @@ async def create_deploy_token(
         )
     if not scopes:
         raise Invalid({"message": "Scopes can't be blank"})
-    new = await admin.create_deploy_token(
-        registry,
-        name=name,
-        scopes=scopes,
-        username=username or None,
-        expires_at=expires_at,
-        project=source.project_id,
-        group=source.namespace_id,
-    )
-    async with registry.db.read() as conn:
-        row = await sql.deploy_token_row(conn, new.id)
+    async with registry.db.write() as conn:
+        new = await tokens.create_deploy_token_in(
+            conn,
+            name=name,
+            scopes=scopes,
+            username=username or None,
+            expires_at=expires_at,
+            project_id=source.project_id,
+            namespace_id=source.namespace_id,
+        )
+        row = await token_sql.find_deploy_token_entry(conn, new.id)
     assert row is not None
     return row, new.token
 
@@ -136,10 +141,10 @@ async def delete_deploy_token(
 ) -> None:
     async with registry.db.write() as conn:
         source = await _deploy_source(conn, principal, kind, ref)
-        row = await sql.deploy_token_row(conn, token_id)
+        row = await token_sql.find_deploy_token_entry(conn, token_id)
         if row is None or not _belongs(row, source):
             raise NotFound({"message": "404 Not found"})
-        await sql.delete_deploy_token(conn, row.id)
+        await token_sql.delete_deploy_token(conn, row.id)
 
 
 # ---------------------------------------------------------------- project access tokens
@@ -154,20 +159,21 @@ async def _token_project(conn: Connection, principal: Principal, ref: str) -> tu
 
 async def list_access_tokens(
     registry: Registry, principal: Principal, ref: str, *, offset: int, limit: int
-) -> Listing:
+) -> Listing[ProjectAccessToken]:
     async with registry.db.read() as conn:
         source, manager = await _token_project(conn, principal, ref)
         if not manager:
             raise unauthorized(generic=False)
         assert source.project_id is not None
-        query = sql.project_bot_tokens_query(source.project_id)
-        rows, total = await sql.page_of(conn, query, offset, limit)
+        rows, total = await token_sql.project_tokens_page(
+            conn, source.project_id, offset=offset, limit=limit
+        )
     return Listing(rows, total)
 
 
 async def get_access_token(
     registry: Registry, principal: Principal, ref: str, token_id: int
-) -> Row[Any]:
+) -> ProjectAccessToken:
     async with registry.db.read() as conn:
         source, manager = await _token_project(conn, principal, ref)
         if not manager:
@@ -178,12 +184,9 @@ async def get_access_token(
     return row
 
 
-async def _bot_token(conn: Connection, source: Source, token_id: int) -> Row[Any] | None:
+async def _bot_token(conn: Connection, source: Source, token_id: int) -> ProjectAccessToken | None:
     assert source.project_id is not None
-    query = sql.project_bot_tokens_query(source.project_id).where(
-        personal_access_tokens.c.id == token_id
-    )
-    return (await conn.execute(query)).first()  # type: ignore[no-any-return]
+    return await token_sql.find_project_token(conn, source.project_id, token_id)
 
 
 async def create_access_token(
@@ -195,7 +198,7 @@ async def create_access_token(
     scopes: list[str],
     access_level: int,
     expires_at: date | None,
-) -> tuple[Row[Any], str]:
+) -> tuple[ProjectAccessToken, str]:
     async with registry.db.read() as conn:
         source, manager = await _token_project(conn, principal, ref)
     if not manager:
@@ -207,16 +210,16 @@ async def create_access_token(
         )
     if expires_at is not None and expires_at <= utcnow().date():
         raise bad_request("Expiration date must be in the future")
-    assert source.project_id is not None
-    new = await admin.create_project_access_token(
-        registry,
-        source.project_id,
-        name=name,
-        scopes=scopes,
-        access_level=AccessLevel(access_level),
-        expires_at=expires_at,
-    )
-    async with registry.db.read() as conn:
+    assert isinstance(source.row, Project)
+    async with registry.db.write() as conn:
+        new = await tokens.create_project_token_in(
+            conn,
+            source.row,
+            name=name,
+            scopes=scopes,
+            access_level=AccessLevel(access_level),
+            expires_at=expires_at,
+        )
         row = await _bot_token(conn, source, new.id)
     assert row is not None
     return row, new.token
@@ -232,6 +235,6 @@ async def revoke_access_token(
         if row is None:
             raise not_found("project Access Token Not Found")
         if not manager:
-            bot = await sql.user_row(conn, row.user_id)
+            bot = await user_sql.find_account(conn, row.user_id)
             raise bad_request(f"{me.username} cannot delete {bot.username if bot else 'bot'}")
-        await sql.revoke_personal_token(conn, row.id, utcnow())
+        await tokens.revoke_personal_token_in(conn, row.id)

@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import Row
 
 from cargobay.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, verify_password
 from cargobay.auth.principal import Principal
-from cargobay.auth.tokens import digest
-from cargobay.domain.models import utcnow
+from cargobay.auth.tokens import TokenKind, digest
+from cargobay.domain.models import Account, PersonalAccessToken, utcnow
 from cargobay.errors import Unauthorized, bad_request, not_found
 from cargobay.services.registry import Registry
-from cargobay.storage.db import accounts as account_sql
-from cargobay.storage.db import repository as repo
-from cargobay.storage.db import web_queries as sql
+from cargobay.storage.db import tokens as token_sql
+from cargobay.storage.db import users as user_sql
 
 SIGN_IN_SCOPES = frozenset({"api", "read_api"})
 WRITE_SCOPE = "api"
@@ -47,7 +44,7 @@ def password_mark(password_hash: str | None) -> str:
     return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
 
 
-def _check_can_sign_in(user: Row[Any]) -> None:
+def _check_can_sign_in(user: Account) -> None:
     if user.bot:
         raise refused("Project access tokens and bots cannot sign in to the web interface.")
     if user.state == "blocked":
@@ -60,7 +57,7 @@ async def sign_in_with_password(
     registry: Registry, username: str, password: str
 ) -> SessionIdentity:
     async with registry.db.read() as conn:
-        user = await sql.user_by_username(conn, username.strip())
+        user = await user_sql.account_by_username(conn, username.strip())
     stored: str | None = user.password_hash if user is not None else None
     if not await anyio.to_thread.run_sync(verify_password, stored, password):
         raise refused(WRONG_CREDENTIALS)
@@ -69,14 +66,14 @@ async def sign_in_with_password(
     if needs_rehash(stored):
         stored = await anyio.to_thread.run_sync(hash_password, password)
         async with registry.db.write() as conn:
-            await sql.set_password_hash(conn, user.id, stored, utcnow())
+            await user_sql.set_password_hash(conn, user.id, stored, utcnow())
     return SessionIdentity(user.id, None, password_mark(stored))
 
 
 async def sign_in_with_token(registry: Registry, token: str) -> SessionIdentity:
     async with registry.db.read() as conn:
-        row = await account_sql.personal_token_by_digest(conn, digest(token.strip()))
-        user = await sql.user_by_id(conn, row.user_id) if row is not None else None
+        row = await token_sql.personal_token_by_digest(conn, digest(token.strip()))
+        user = await user_sql.find_account(conn, row.user_id) if row is not None else None
     if row is None or user is None:
         raise refused("That token is not a valid personal access token.")
     problem = _token_problem(row)
@@ -88,7 +85,7 @@ async def sign_in_with_token(registry: Registry, token: str) -> SessionIdentity:
     return SessionIdentity(user.id, row.id, "")
 
 
-def _token_problem(row: Row[Any]) -> str | None:
+def _token_problem(row: PersonalAccessToken) -> str | None:
     if row.revoked:
         return "That token was revoked."
     if row.expires_at is not None and row.expires_at <= utcnow().date():
@@ -99,9 +96,9 @@ def _token_problem(row: Row[Any]) -> str | None:
 async def session_principal(registry: Registry, identity: SessionIdentity) -> Principal | None:
     """The caller a session stands for, or None when the session no longer holds."""
     async with registry.db.read() as conn:
-        user = await sql.user_by_id(conn, identity.user_id)
+        user = await user_sql.find_account(conn, identity.user_id)
         token = (
-            await sql.token_by_id(conn, identity.token_id)
+            await token_sql.find_personal_token(conn, identity.token_id)
             if identity.token_id is not None
             else None
         )
@@ -115,7 +112,7 @@ async def session_principal(registry: Registry, identity: SessionIdentity) -> Pr
         if not user.password_hash or identity.password_mark != password_mark(user.password_hash):
             return None
         scopes = frozenset({WRITE_SCOPE})
-    return Principal(user=repo.to_user(user), scopes=scopes, token_kind="web_session")
+    return Principal(user=user.user, scopes=scopes, token_kind=TokenKind.web_session.audit_name)
 
 
 def can_write(principal: Principal) -> bool:
@@ -130,7 +127,7 @@ async def set_password(registry: Registry, user_ref: str | int, password: str) -
         raise bad_request(f"password is too short (minimum is {MIN_LENGTH} characters)")
     password_hash = await anyio.to_thread.run_sync(hash_password, password)
     async with registry.db.write() as conn:
-        user = await repo.find_user(conn, user_ref)
+        user = await user_sql.find_user(conn, user_ref)
         if user is None:
             raise not_found("User Not Found")
-        await sql.set_password_hash(conn, user.id, password_hash, utcnow())
+        await user_sql.set_password_hash(conn, user.id, password_hash, utcnow())

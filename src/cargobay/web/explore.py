@@ -7,7 +7,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.errors import NotFound, bad_params, not_found
-from cargobay.services import browse, namespaces
+from cargobay.services import browse
+from cargobay.services import groups as group_service
+from cargobay.services import projects as project_service
 from cargobay.web.page import redirect, registry_of, render, visitor
 
 PER_PAGE = 20
@@ -34,7 +36,7 @@ async def projects(request: Request) -> Response:
     search = request.query_params.get("search", "").strip()
     mine = request.query_params.get("scope") == "mine" and who.signed_in
     page = _page(request)
-    listing, views = await namespaces.list_projects(
+    listing, views = await project_service.list_projects(
         registry,
         who.principal,
         owned=False,
@@ -65,7 +67,7 @@ async def groups(request: Request) -> Response:
     who = await visitor(request)
     search = request.query_params.get("search", "").strip()
     page = _page(request)
-    listing, views = await namespaces.list_groups(
+    listing, views = await group_service.list_groups(
         registry_of(request),
         who.principal,
         all_available=True,

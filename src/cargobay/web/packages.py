@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cargobay.api.generic import send_file
+from cargobay.api.delivery import send_file
 from cargobay.domain.models import DETAILED, PackageStatus, PackageType
 from cargobay.errors import Forbidden, bad_params, forbidden
 from cargobay.services import browse, catalog

@@ -19,7 +19,8 @@ from cargobay.domain.cleanup import (
 )
 from cargobay.domain.models import AccessLevel, PackageType, RegistryAccess
 from cargobay.errors import CargobayError, bad_request, forbidden
-from cargobay.services import browse, cleanup, namespaces, policies
+from cargobay.services import browse, cleanup, policies
+from cargobay.services import projects as project_service
 from cargobay.services.access import ProjectAccess
 from cargobay.web.account import require_write
 from cargobay.web.page import (
@@ -147,7 +148,7 @@ async def set_access_level(request: Request) -> Response:
     value = field(request, "package_registry_access_level")
     if value not in RegistryAccess.__members__:
         raise bad_request(f"Choose one of: {', '.join(RegistryAccess.__members__)}.")
-    await namespaces.update_project(
+    await project_service.update_project(
         registry_of(request),
         who.principal,
         str(access.project.id),

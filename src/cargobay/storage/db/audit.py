@@ -11,6 +11,7 @@ import orjson
 from sqlalchemy import Row, Select, insert, or_, select
 
 from cargobay.storage.db.database import Connection
+from cargobay.storage.db.expressions import capped_page_of
 from cargobay.storage.db.tables import audit_events
 
 
@@ -99,3 +100,12 @@ async def find_event(conn: Connection, where: EventFilter, event_id: int) -> Row
     query = events_query(where).where(audit_events.c.id == event_id)
     row: Row[Any] | None = (await conn.execute(query)).first()
     return row
+
+
+async def events_page(
+    conn: Connection, where: EventFilter, *, offset: int, limit: int
+) -> tuple[list[Any], int | None, bool]:
+    """Newest first: (rows, total or None past the count cap, whether a next page exists)."""
+    return await capped_page_of(
+        conn, events_query(where), NEWEST_FIRST, key=audit_events.c.id, offset=offset, limit=limit
+    )

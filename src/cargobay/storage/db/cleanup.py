@@ -12,7 +12,8 @@ from sqlalchemy import Row, and_, func, select, update
 from cargobay.domain.cleanup import FileRow, PackageRow, Policy
 from cargobay.domain.models import INSTALLABLE, FileStatus, PackageStatus, PackageType
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.policies import dialect_insert, protection_applies
+from cargobay.storage.db.expressions import insert_ignoring_conflicts
+from cargobay.storage.db.policies import protection_applies
 from cargobay.storage.db.tables import package_files, packages, packages_cleanup_policies
 
 policies = packages_cleanup_policies
@@ -48,7 +49,7 @@ async def save_policy(
 ) -> Row[Any]:
     values = {name: getattr(policy, name) for name in POLICY_FIELDS}
     statement = (
-        dialect_insert(conn, policies)
+        insert_ignoring_conflicts(conn, policies)
         .values(
             project_id=project_id, next_run_at=next_run_at, created_at=now, updated_at=now, **values
         )

@@ -18,7 +18,7 @@ from sqlalchemy import delete, exists, select, update
 from cargobay.domain.models import FileStatus, PackageStatus
 from cargobay.storage.blobs.base import BlobLocation
 from cargobay.storage.db.database import Connection
-from cargobay.storage.db.policies import dialect_insert
+from cargobay.storage.db.expressions import insert_ignoring_conflicts
 from cargobay.storage.db.tables import (
     blobs,
     package_build_infos,
@@ -102,7 +102,7 @@ async def known_locations(conn: Connection, locations: Sequence[BlobLocation]) -
 
 async def ensure_task(conn: Connection, name: str, first_run_at: datetime) -> None:
     await conn.execute(
-        dialect_insert(conn, scheduled_tasks)
+        insert_ignoring_conflicts(conn, scheduled_tasks)
         .values(name=name, next_run_at=first_run_at)
         .on_conflict_do_nothing()
     )
@@ -126,7 +126,12 @@ async def finish_task(conn: Connection, name: str, now: datetime, result: str) -
     )
 
 
-async def task_row(conn: Connection, name: str) -> Any:
-    return (
-        await conn.execute(select(scheduled_tasks).where(scheduled_tasks.c.name == name))
-    ).first()
+async def blobs_without_key(conn: Connection) -> list[tuple[str, int]]:
+    """(sha256, size) of the blobs a local store holds (rows with a storage key were
+    uploaded to a bucket already), in sha256 order."""
+    rows = await conn.execute(
+        select(blobs.c.sha256, blobs.c.size)
+        .where(blobs.c.storage_key.is_(None))
+        .order_by(blobs.c.sha256)
+    )
+    return [(sha256, int(size)) for sha256, size in rows]

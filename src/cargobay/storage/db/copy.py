@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Table, delete, func, insert, select, text, tuple_, update
+from sqlalchemy import Column, Table, delete, insert, select, text, tuple_, update
 
 from cargobay.storage.db.database import Connection, Database
 from cargobay.storage.db.tables import metadata
@@ -155,7 +155,3 @@ async def differences(source: Connection, target: Database) -> list[str]:
             if mine != theirs:
                 found.append(f"{table.name}: {mine[0]} rows in the source, {theirs[0]} in the copy")
     return found
-
-
-async def row_count(conn: Connection, table: Table) -> int:
-    return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())

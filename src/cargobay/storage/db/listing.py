@@ -10,8 +10,10 @@ from typing import Any
 
 from sqlalchemy import Select, func, select
 
-from cargobay.domain.models import DISPLAYABLE, FileStatus, PackageStatus, PackageType
+from cargobay.domain.models import DISPLAYABLE, FileStatus, PackageFile, PackageStatus, PackageType
 from cargobay.storage.db.database import Connection
+from cargobay.storage.db.expressions import capped_page_of, like_escape
+from cargobay.storage.db.records import to_file
 from cargobay.storage.db.tables import (
     ci_pipelines,
     package_build_infos,
@@ -21,7 +23,6 @@ from cargobay.storage.db.tables import (
     users,
 )
 
-COUNT_LIMIT = 10_000
 _TERM = re.compile(r'"([^"]*)"|(\S+)')
 
 
@@ -39,10 +40,6 @@ def name_terms(query: str) -> list[str]:
     return [
         quoted or bare for quoted, bare in _TERM.findall(" ".join(query.split())) if quoted or bare
     ]
-
-
-def _like_escape(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def filtered_packages(
@@ -65,7 +62,7 @@ def filtered_packages(
         query = query.where(packages.c.package_type != PackageType.terraform_module)
     if where.package_name:
         for term in name_terms(where.package_name):
-            pattern = f"%{_like_escape(term)}%"
+            pattern = f"%{like_escape(term)}%"
             # SQLite's LIKE is already case-insensitive (ASCII); its ILIKE emulation wraps
             # both sides in lower(), which costs a function call per row.
             if dialect == "sqlite":
@@ -90,30 +87,54 @@ ORDER_COLUMNS = {
 }
 
 
-async def page_of(
+def _order(order_by: str, sort: str) -> list[Any]:
+    column = ORDER_COLUMNS[order_by]
+    if sort == "desc":
+        return [column.desc(), packages.c.id.desc()]
+    return [column.asc(), packages.c.id.asc()]
+
+
+async def packages_page(
     conn: Connection,
-    query: Select[Any],
-    order: Sequence[Any],
+    project_ids: Sequence[int],
+    where: PackageFilter,
     *,
-    key: Any,
+    order_by: str,
+    sort: str,
     offset: int,
     limit: int,
+    group_order: bool = False,
 ) -> tuple[list[Any], int | None, bool]:
-    """(rows, total or None past COUNT_LIMIT, whether a next page exists). ``key`` is the
-    primary-key column counted (capped, as GitLab caps its counts)."""
-    rows = list(await conn.execute(query.order_by(*order).offset(offset).limit(limit + 1)))
-    has_next = len(rows) > limit
-    counted = select(func.count()).select_from(
-        query.with_only_columns(key).limit(COUNT_LIMIT + 1).subquery()
-    )
-    total = int((await conn.execute(counted)).scalar_one())
-    return rows[:limit], (total if total <= COUNT_LIMIT else None), has_next
+    """One page of the packages of a project or group (spec §11): (rows, total or None
+    past the count cap, whether a next page exists). ``group_order``: the group list's
+    ``project_path`` order puts packages without a project path last."""
+    query = filtered_packages(project_ids, where, conn.dialect.name)
+    if group_order and order_by == "project_path":
+        column = ORDER_COLUMNS["project_path"]
+        direction = column.desc() if sort == "desc" else column.asc()
+        order = [direction.nulls_last(), packages.c.id.asc()]
+    else:
+        order = _order(order_by, sort)
+    return await capped_page_of(conn, query, order, key=packages.c.id, offset=offset, limit=limit)
 
 
 def files_query(package_id: int) -> Select[Any]:
     return select(package_files).where(
         package_files.c.package_id == package_id, package_files.c.status == FileStatus.default
     )
+
+
+async def files_page(
+    conn: Connection, package_id: int, *, order_by: str, sort: str, offset: int, limit: int
+) -> tuple[list[PackageFile], int | None, bool]:
+    """The servable files of a package, as records (see packages_page)."""
+    column = FILE_ORDER_COLUMNS[order_by]
+    tie = package_files.c.id
+    order = [column.desc(), tie.desc()] if sort == "desc" else [column.asc(), tie.asc()]
+    rows, total, has_next = await capped_page_of(
+        conn, files_query(package_id), order, key=tie, offset=offset, limit=limit
+    )
+    return [to_file(row) for row in rows], total, has_next
 
 
 FILE_ORDER_COLUMNS = {

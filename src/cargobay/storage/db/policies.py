@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Exists,
-    Row,
     and_,
     case,
     delete,
@@ -18,17 +17,16 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    literal_column,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cargobay.domain.features import INSTANCE, NAMESPACE, PROJECT, Gate
-from cargobay.domain.models import PackageType
+from cargobay.domain.models import PackageType, ProtectionRule
 from cargobay.storage.db.database import Connection
+from cargobay.storage.db.expressions import insert_ignoring_conflicts, is_ancestor, sql_literal
+from cargobay.storage.db.records import to_rule
 from cargobay.storage.db.tables import (
     feature_gates,
     namespaces,
@@ -38,11 +36,6 @@ from cargobay.storage.db.tables import (
 
 rules = package_protection_rules
 DEFAULT_PLAN = "default"
-
-
-def dialect_insert(conn: Connection, table: Any) -> Any:
-    """INSERT with ON CONFLICT clauses, in the connection's dialect."""
-    return (sqlite_insert if conn.dialect.name == "sqlite" else pg_insert)(table)
 
 
 # ---------------------------------------------------------------- namespace settings
@@ -100,16 +93,17 @@ async def is_protected(
     return bool((await conn.execute(query)).scalar())
 
 
-async def list_rules(conn: Connection, project_id: int) -> list[Row[Any]]:
+async def list_rules(conn: Connection, project_id: int) -> list[ProtectionRule]:
     rows = await conn.execute(
         select(rules).where(rules.c.project_id == project_id).order_by(rules.c.id)
     )
-    return list(rows)
+    return [to_rule(row) for row in rows]
 
 
-async def find_rule(conn: Connection, project_id: int, rule_id: int) -> Row[Any] | None:
+async def find_rule(conn: Connection, project_id: int, rule_id: int) -> ProtectionRule | None:
     query = select(rules).where(rules.c.project_id == project_id, rules.c.id == rule_id)
-    return (await conn.execute(query)).first()
+    row = (await conn.execute(query)).first()
+    return to_rule(row) if row else None
 
 
 async def rule_taken(
@@ -130,18 +124,17 @@ async def rule_taken(
     return (await conn.execute(query.limit(1))).first() is not None
 
 
-async def insert_rule(conn: Connection, **values: Any) -> Row[Any]:
+async def insert_rule(conn: Connection, **values: Any) -> ProtectionRule:
+    """``values``: the rule's columns (tables.package_protection_rules)."""
     result = await conn.execute(insert(rules).values(**values).returning(rules))
-    row: Row[Any] = result.one()
-    return row
+    return to_rule(result.one())
 
 
-async def update_rule(conn: Connection, rule_id: int, **values: Any) -> Row[Any]:
+async def update_rule(conn: Connection, rule_id: int, **values: Any) -> ProtectionRule:
     result = await conn.execute(
         update(rules).where(rules.c.id == rule_id).values(**values).returning(rules)
     )
-    row: Row[Any] = result.one()
-    return row
+    return to_rule(result.one())
 
 
 async def delete_rule(conn: Connection, rule_id: int) -> None:
@@ -149,23 +142,6 @@ async def delete_rule(conn: Connection, rule_id: int) -> None:
 
 
 # ---------------------------------------------------------------- feature flags
-
-
-def sql_literal(value: str | int) -> ColumnElement[Any]:
-    """A constant written into the SQL text rather than bound: statements on hot paths
-    then bind only what varies, and SQLite plans with the value in view."""
-    if isinstance(value, int):
-        return literal_column(str(int(value)))
-    return literal_column("'" + value.replace("'", "''") + "'")
-
-
-def is_ancestor(namespace_path: ColumnElement[str], project_path: Any) -> ColumnElement[bool]:
-    """The namespace at ``namespace_path`` holds the project at ``project_path``, directly
-    or through subgroups. ``project_path`` may be a value or a column."""
-    one = sql_literal(1)
-    return func.substr(project_path, one, func.length(namespace_path) + one) == (
-        namespace_path.concat(sql_literal("/"))
-    )
 
 
 def gate_for(feature: str, project_id: Any, project_path: Any) -> Any:
@@ -277,7 +253,7 @@ async def max_file_size(conn: Connection) -> int | None:
 
 async def set_max_file_size(conn: Connection, size: int, now: datetime) -> None:
     statement = (
-        dialect_insert(conn, plan_limits)
+        insert_ignoring_conflicts(conn, plan_limits)
         .values(plan_name=DEFAULT_PLAN, generic_packages_max_file_size=size, updated_at=now)
         .on_conflict_do_update(
             index_elements=["plan_name"],

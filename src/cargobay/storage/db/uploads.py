@@ -24,8 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from cargobay.domain.models import FileStatus, Package, PackageFile, PackageStatus, PackageType
 from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.db.database import Connection
+from cargobay.storage.db.packages import not_pending_destruction
 from cargobay.storage.db.policies import _max_file_size, gate_for, protection_applies
-from cargobay.storage.db.repository import not_pending_destruction, to_file, to_package
+from cargobay.storage.db.records import to_file, to_package
 from cargobay.storage.db.tables import blobs, namespaces, package_files, packages
 
 

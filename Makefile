@@ -34,8 +34,9 @@ fmt: install
 	.venv/bin/ruff format src tests bench
 
 # Branch coverage of the code the test process runs (the servers tests/e2e starts as
-# processes are not measured); the floor is the figure measured when it was set.
-COVERAGE_FLOOR ?= 72
+# processes are not measured); the floor is the figure measured when it was set (83.76%
+# on the full suite, 2026-12-02, both backends).
+COVERAGE_FLOOR ?= 83
 
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
 # browser tests: Playwright never downloads a browser, PostgreSQL, which the suite

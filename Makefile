@@ -34,9 +34,10 @@ fmt: install
 	.venv/bin/ruff format src tests bench
 
 # Branch coverage of the code the test process runs (the servers tests/e2e starts as
-# processes are not measured); the floor is the figure measured when it was set. The
-# report comes inside pytest's own output, so the run still ends with pytest's summary.
-COVERAGE_FLOOR ?= 72
+# processes are not measured); the floor is the figure measured when it was set (83.76%
+# on the full suite, 2026-12-02, both backends). The report comes inside pytest's own
+# output, so the run still ends with pytest's summary line.
+COVERAGE_FLOOR ?= 83
 
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
 # browser tests: Playwright never downloads a browser, PostgreSQL, which the suite

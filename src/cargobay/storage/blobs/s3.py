@@ -6,6 +6,7 @@ touches the local disk. A body shorter than one part goes up in a single PutObje
 object key is chosen before the first byte (``<prefix>objects/<random>``) because the
 sha256 is known only after the last one: the blobs row records the key (design §3).
 Anything that fails or is cancelled mid-way aborts the multipart upload, leaving no object.
+The multipart writer and the SDK call wrapper: s3_parts.py.
 
 boto3 runs in threads. Payload signing is off: the body is already hashed three times and
 S3 checks each part's MD5/ETag; signing it would cost another sha256 pass (design §1a).
@@ -18,9 +19,8 @@ import functools
 import logging
 import secrets
 import threading
-from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import AsyncGenerator, AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,7 @@ import anyio
 import anyio.to_thread
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from cargobay.storage.blobs.base import (
     BlobLocation,
@@ -41,6 +41,11 @@ from cargobay.storage.blobs.base import (
     Streamed,
 )
 from cargobay.storage.blobs.hashing import hash_stream
+from cargobay.storage.blobs.s3_parts import (
+    BlobStoreError,
+    MultipartWriter,
+)
+from cargobay.storage.blobs.s3_parts import in_thread as _thread
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -48,11 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("cargobay")
 T = TypeVar("T")
 
-WINDOW = 2  # parts uploading while the next one fills: memory is ~(WINDOW + 1) parts
-MAX_PARTS = 10_000  # S3's limit; parts double in size every 1000 so any object fits
-MAX_PART_SIZE = 5 * 1024**3
 READ_CHUNK = 1024 * 1024
-MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 
 
 # A boto3 session only caches the parsed API models (~70 ms per client without it, 6 ms
@@ -65,18 +66,8 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
-class BlobStoreError(Exception):
-    """The object store refused or failed a request."""
-
-
 class BlobCorrupt(Exception):
     """Bytes copied in do not have the digest their row records."""
-
-
-def part_size_for(part_number: int, base: int) -> int:
-    """Parts 1-1000 are ``base`` bytes, 1001-2000 twice that, and so on: 10000 parts of
-    an 8 MiB base hold far more than S3's 5 TiB object limit."""
-    return min(base << ((part_number - 1) // 1000), MAX_PART_SIZE)
 
 
 class S3BlobStore:
@@ -301,133 +292,3 @@ class S3BlobStore:
             return removed
 
         return await _thread(remove)
-
-
-class MultipartWriter:
-    """Receives the body in order (``write`` runs in one worker thread at a time), cuts
-    it into parts and uploads them. Nothing is created in the bucket until the first part
-    is full, so a small body costs one PutObject."""
-
-    def __init__(self, store: S3BlobStore, key: str, metadata: dict[str, str]) -> None:
-        self.store = store
-        self.key = key
-        self.metadata = metadata
-        self.upload_id: str | None = None
-        self.buffer: list[bytes] = []
-        self.buffered = 0
-        self.part_number = 0
-        self.in_flight: deque[Future[dict[str, Any]]] = deque()
-        self.parts: list[dict[str, Any]] = []
-
-    @property
-    def client(self) -> S3Client:
-        return self.store.client
-
-    def write(self, parts: list[bytes]) -> None:
-        self.buffer += parts
-        self.buffered += sum(map(len, parts))
-        if self.buffered >= part_size_for(self.part_number + 1, self.store.part_size):
-            self._ship()
-
-    def _ship(self) -> None:
-        if self.upload_id is None:
-            created = _call(
-                lambda: self.client.create_multipart_upload(
-                    Bucket=self.store.bucket,
-                    Key=self.key,
-                    ContentType="application/octet-stream",
-                    Metadata=self.metadata,
-                )
-            )
-            self.upload_id = created["UploadId"]
-        self.part_number += 1
-        if self.part_number > MAX_PARTS:
-            raise BlobStoreError("object too large for a multipart upload")
-        body = b"".join(self.buffer)
-        self.buffer, self.buffered = [], 0
-        while len(self.in_flight) >= WINDOW:
-            self.parts.append(self.in_flight.popleft().result())
-        self.in_flight.append(self.store._parts.submit(self._upload, self.part_number, body))
-
-    def _upload(self, number: int, body: bytes) -> dict[str, Any]:
-        assert self.upload_id is not None
-        upload_id = self.upload_id
-        answer = _call(
-            lambda: self.client.upload_part(
-                Bucket=self.store.bucket,
-                Key=self.key,
-                UploadId=upload_id,
-                PartNumber=number,
-                Body=body,
-            )
-        )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
-
-    def finish(self) -> None:
-        if self.upload_id is None:
-            body = b"".join(self.buffer)
-            self.buffer = []
-            _call(
-                lambda: self.client.put_object(
-                    Bucket=self.store.bucket,
-                    Key=self.key,
-                    Body=body,
-                    ContentType="application/octet-stream",
-                    Metadata=self.metadata,
-                )
-            )
-            return
-        if self.buffered:
-            self._ship()
-        while self.in_flight:
-            self.parts.append(self.in_flight.popleft().result())
-        upload_id = self.upload_id
-        _call(
-            lambda: self.client.complete_multipart_upload(
-                Bucket=self.store.bucket,
-                Key=self.key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": self.parts},  # type: ignore[typeddict-item]
-            )
-        )
-
-    def abort(self) -> None:
-        """Leave nothing behind: let parts in flight settle (a part that lands after the
-        abort would otherwise survive it), then abort the upload."""
-        self.buffer = []
-        for future in self.in_flight:
-            future.cancel()
-        for future in self.in_flight:
-            with contextlib.suppress(BaseException):
-                future.result()
-        self.in_flight.clear()
-        if self.upload_id is None:
-            return
-        upload_id = self.upload_id
-        try:
-            _call(
-                lambda: self.client.abort_multipart_upload(
-                    Bucket=self.store.bucket, Key=self.key, UploadId=upload_id
-                )
-            )
-        except (BlobStoreError, BlobMissing):
-            # The bucket's lifecycle rule for incomplete uploads is the backstop.
-            log.exception("could not abort multipart upload %s of %s", upload_id, self.key)
-
-
-def _call(request: Callable[[], T]) -> T:
-    """Run one S3 request, turning the SDK's errors into ours."""
-    try:
-        return request()
-    except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        if code in MISSING_CODES or code == "NoSuchUpload":
-            raise BlobMissing(f"{code}: {error.get('Message', '')}") from exc
-        raise BlobStoreError(f"{code}: {error.get('Message', '')}") from exc
-    except BotoCoreError as exc:
-        raise BlobStoreError(str(exc)) from exc
-
-
-async def _thread(request: Callable[[], T]) -> T:
-    return await anyio.to_thread.run_sync(_call, request)

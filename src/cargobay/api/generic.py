@@ -31,6 +31,7 @@ from cargobay.api.serializers import package_file, package_file_record
 from cargobay.api.streaming import StreamedBlobResponse, names_no_range
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.credentials import read_credentials
+from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import PackageFile, PackageStatus
 from cargobay.domain.names import FileCoordinates, parse_coordinates
 from cargobay.errors import CargobayError, bad_params
@@ -83,7 +84,7 @@ async def upload(request: Request) -> Response:
         where,
         request.stream(),
         status=PackageStatus[status] if status else None,
-        content_length=int(length) if length and length.isdigit() else None,
+        content_length=ascii_integer(length) if length and ascii_digits(length) else None,
         ip_address=client_address(request),
     )
     if select == "package_file":

@@ -10,7 +10,9 @@ from starlette.requests import Request
 from cargobay.auth.authenticate import authenticate
 from cargobay.auth.credentials import read_credentials
 from cargobay.auth.principal import Principal
+from cargobay.domain.integers import ID_MAX, NO_ROW, ascii_integer, row_id
 from cargobay.domain.models import utcnow
+from cargobay.errors import bad_params
 from cargobay.services.registry import Registry
 
 
@@ -27,6 +29,49 @@ def path_value(request: Request, name: str) -> str:
 def decoded(raw: str) -> str:
     """An undecoded path segment, percent-decoded as every handler reads it."""
     return unquote(raw, errors="surrogateescape")
+
+
+def path_id(request: Request, name: str, errors: list[str]) -> int:
+    """An integer path parameter (``:package_id``, ``:package_file_id``, a rule or event
+    id): ASCII digits, else Grape's ``<name> is invalid`` is added to ``errors``. An id
+    past the column's range is NO_ROW, which the service answers with its own 404."""
+    value = row_id(path_value(request, name))
+    if value is None:
+        errors.append(f"{name} is invalid")
+        return 0
+    return value
+
+
+def required_path_id(request: Request, name: str) -> int:
+    """``path_id`` alone: a bad value is a 400 at once."""
+    errors: list[str] = []
+    value = path_id(request, name, errors)
+    if errors:
+        raise bad_params(*errors)
+    return value
+
+
+def converted_id(request: Request, name: str) -> int:
+    """A path parameter the route already matched as ``{name:int}`` (ASCII digits, by
+    Starlette's convertor), held to the column's range."""
+    value: int = request.path_params[name]
+    return value if value <= ID_MAX else NO_ROW
+
+
+def query_integer(
+    request: Request, name: str, errors: list[str], *, low: int = -ID_MAX, high: int = ID_MAX
+) -> int | None:
+    """An optional integer query parameter (``page``, ``per_page``): an optionally signed
+    run of ASCII digits within [low, high], else ``<name> is invalid``. None: absent or
+    empty."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    value = ascii_integer(raw)
+    if value is None or not low <= value <= high:
+        errors.append(f"{name} is invalid")
+        return None
+    return value
 
 
 async def principal_of(request: Request, *, generic: bool) -> Principal:

@@ -3,6 +3,7 @@ GR1; statuses §10; listing §11)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,14 @@ from cargobay.domain.models import (
     utcnow,
 )
 from cargobay.domain.permissions import Abilities
-from cargobay.errors import NotFound, PreconditionFailed, forbidden, message, not_found
+from cargobay.errors import (
+    NotFound,
+    PreconditionFailed,
+    bad_params,
+    forbidden,
+    message,
+    not_found,
+)
 from cargobay.services import audit
 from cargobay.services.access import (
     ProjectAccess,
@@ -71,6 +79,15 @@ def _require(allowed: bool) -> None:
         raise forbidden()
 
 
+def _refuse(invalid: Sequence[str]) -> None:
+    """Grape validates parameters after the endpoint's ``before`` block has found the
+    project or group and authorized the caller, so a bad parameter never tells an
+    outsider that a private project exists (404 first, then 400). Handlers parse the
+    parameters and pass the reasons in as ``invalid``."""
+    if invalid:
+        raise bad_params(*invalid)
+
+
 def order_clause(order_by: str, sort: str, primary: Any) -> list[Any]:
     column = listing.ORDER_COLUMNS[order_by]
     if sort == "desc":
@@ -88,10 +105,12 @@ async def list_project_packages(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, Listing]:
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         query = listing.filtered_packages([access.project.id], where, conn.dialect.name)
         rows, total, has_next = await listing.page_of(
             conn,
@@ -116,6 +135,7 @@ async def list_group_packages(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> Listing:
     async with registry.db.scan() as conn:
         group_row = await repo.find_namespace(conn, ref)
@@ -135,6 +155,7 @@ async def list_group_packages(
             group, principal, level, any(a.read_project for a in abilities.values())
         ):
             raise not_found("Group Not Found")
+        _refuse(invalid)
         readable = [
             p.id
             for p in inside
@@ -201,10 +222,12 @@ async def package_pipelines(
     *,
     before: int | None,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, list[Any]]:
     async with registry.db.read() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         package = await _displayable_package(conn, access.project.id, package_id)
         if package.status not in DETAILED:
             raise NotFound(message(404, "Package not found Not Found"))
@@ -266,10 +289,12 @@ async def list_files(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, Listing]:
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         package = await _displayable_package(conn, access.project.id, package_id)
         column = listing.FILE_ORDER_COLUMNS[order_by]
         tie = package_files.c.id

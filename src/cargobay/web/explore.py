@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cargobay.domain.integers import ID_MAX, ascii_digits
 from cargobay.errors import NotFound, bad_params, not_found
 from cargobay.services import browse, namespaces
 from cargobay.web.page import redirect, registry_of, render, visitor
@@ -15,7 +16,7 @@ PER_PAGE = 20
 
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "1") or "1"
-    if not raw.isdigit() or int(raw) < 1:
+    if not ascii_digits(raw) or not 1 <= int(raw[:12]) <= ID_MAX:
         raise bad_params("page must be a whole number of at least 1")
     return int(raw)
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from cargobay.auth.principal import ANONYMOUS, Principal
+from cargobay.domain.integers import ID_MAX, NO_ROW
 from cargobay.domain.models import User
 from cargobay.errors import CargobayError, Forbidden, Invalid, NotFound, Unauthorized
 from cargobay.services import audit, sign_in
@@ -67,6 +68,13 @@ def client_address(request: Request) -> str | None:
 def actor(request: Request, who: Visitor) -> audit.Actor:
     """The visitor as the audit log records them."""
     return audit.Actor(who.principal, client_address(request))
+
+
+def path_id(request: Request, name: str) -> int:
+    """A ``{name:int}`` route parameter (ASCII digits, by Starlette's convertor), held
+    to the id column's range: past it no row has the id (domain/integers.py)."""
+    value: int = request.path_params[name]
+    return value if value <= ID_MAX else NO_ROW
 
 
 def registry_of(request: Request) -> Registry:

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from cargobay.domain.features import GENERIC_PACKAGES
+from cargobay.domain.integers import lookup_text, row_id
 from cargobay.domain.models import (
     INSTALLABLE,
     DeployToken,
@@ -235,9 +236,10 @@ _PROJECT_BY_PATH = func.lower(projects.c.full_path) == bindparam("path")
 def _project_ref(id_or_path: str) -> tuple[bool, dict[str, Any]]:
     """``:id`` is a numeric id or a (decoded) full path, compared case-insensitively as
     GitLab routes do: (by id?, bind values)."""
-    if id_or_path.isdigit():
-        return True, {"project_id": int(id_or_path)}
-    return False, {"path": id_or_path.lower()}
+    project_id = row_id(id_or_path)  # ASCII digits only, in the column's range
+    if project_id is not None:
+        return True, {"project_id": project_id}
+    return False, {"path": lookup_text(id_or_path).lower()}
 
 
 _FIND_PROJECT = {
@@ -735,19 +737,21 @@ async def count_admins(conn: Connection) -> int:
 
 
 async def find_user(conn: Connection, id_or_username: str | int) -> User | None:
-    if isinstance(id_or_username, int) or id_or_username.isdigit():
-        condition = users.c.id == int(id_or_username)
+    user_id = id_or_username if isinstance(id_or_username, int) else row_id(id_or_username)
+    if user_id is not None:
+        condition = users.c.id == user_id
     else:
-        condition = func.lower(users.c.username) == id_or_username.lower()
+        condition = func.lower(users.c.username) == lookup_text(str(id_or_username)).lower()
     row = (await conn.execute(select(users).where(condition))).first()
     return to_user(row) if row else None
 
 
 async def find_namespace(conn: Connection, id_or_path: str | int) -> Row[Any] | None:
-    if isinstance(id_or_path, int) or id_or_path.isdigit():
-        condition = namespaces.c.id == int(id_or_path)
+    namespace_id = id_or_path if isinstance(id_or_path, int) else row_id(id_or_path)
+    if namespace_id is not None:
+        condition = namespaces.c.id == namespace_id
     else:
-        condition = func.lower(namespaces.c.full_path) == id_or_path.lower()
+        condition = func.lower(namespaces.c.full_path) == lookup_text(str(id_or_path)).lower()
     return (await conn.execute(select(namespaces).where(condition))).first()
 
 

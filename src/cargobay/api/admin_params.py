@@ -233,7 +233,7 @@ def respond_page(request: Request, items: list[Any], page: Page, total: int) -> 
 
 
 def path_int(request: Request, name: str) -> int:
-    """A ``{name:int}`` route parameter, held to the id column's range (params.py)."""
+    """A ``{name:row_id}`` route parameter, held to the id column's range (params.py)."""
     return converted_id(request, name)
 
 

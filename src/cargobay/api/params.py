@@ -7,10 +7,11 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
+import cargobay.api.convertors  # noqa: F401  (registers {name:row_id})
 from cargobay.auth.authenticate import authenticate
 from cargobay.auth.credentials import read_credentials
 from cargobay.auth.principal import Principal
-from cargobay.domain.integers import ID_MAX, NO_ROW, ascii_integer, row_id
+from cargobay.domain.integers import ID_MAX, ascii_integer, row_id
 from cargobay.domain.models import utcnow
 from cargobay.errors import bad_params
 from cargobay.services.registry import Registry
@@ -27,8 +28,11 @@ def path_value(request: Request, name: str) -> str:
 
 
 def decoded(raw: str) -> str:
-    """An undecoded path segment, percent-decoded as every handler reads it."""
-    return unquote(raw, errors="surrogateescape")
+    """An undecoded path segment, percent-decoded as every handler reads it. Bytes that
+    are not UTF-8 (``%ff``) become U+FFFD, which no name or path the registry stores
+    holds: they reach the validators and lookups as text that matches nothing, never as
+    surrogates that the database driver or ``quote()`` cannot encode."""
+    return unquote(raw, errors="replace")
 
 
 def path_id(request: Request, name: str, errors: list[str]) -> int:
@@ -52,10 +56,10 @@ def required_path_id(request: Request, name: str) -> int:
 
 
 def converted_id(request: Request, name: str) -> int:
-    """A path parameter the route already matched as ``{name:int}`` (ASCII digits, by
-    Starlette's convertor), held to the column's range."""
+    """A path parameter the route matched as ``{name:row_id}`` (api/convertors.py):
+    ASCII digits, NO_ROW past the column's range."""
     value: int = request.path_params[name]
-    return value if value <= ID_MAX else NO_ROW
+    return value
 
 
 def query_integer(

@@ -18,8 +18,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+import cargobay.api.convertors  # noqa: F401  (registers {name:row_id})
 from cargobay.auth.principal import ANONYMOUS, Principal
-from cargobay.domain.integers import ID_MAX, NO_ROW
 from cargobay.domain.models import User
 from cargobay.errors import CargobayError, Forbidden, Invalid, NotFound, Unauthorized
 from cargobay.services import audit, sign_in
@@ -71,10 +71,10 @@ def actor(request: Request, who: Visitor) -> audit.Actor:
 
 
 def path_id(request: Request, name: str) -> int:
-    """A ``{name:int}`` route parameter (ASCII digits, by Starlette's convertor), held
-    to the id column's range: past it no row has the id (domain/integers.py)."""
+    """A ``{name:row_id}`` route parameter (api/convertors.py): ASCII digits, NO_ROW
+    past the id column's range."""
     value: int = request.path_params[name]
-    return value if value <= ID_MAX else NO_ROW
+    return value
 
 
 def registry_of(request: Request) -> Registry:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api import errors
@@ -47,8 +49,21 @@ class RawPathRouting:
         await self.app(scope, receive, send_with_headers)
 
 
+def _log_to_stderr() -> None:
+    """Info lines (client aborts, throttled addresses) reach the server's output beside
+    granian's own, unless the host application configured logging itself."""
+    log = logging.getLogger("cargobay")
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    if not log.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+        log.addHandler(handler)
+
+
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Starlette:
     settings = settings or Settings()
+    _log_to_stderr()
     core = registry or open_registry(settings)
 
     @asynccontextmanager
@@ -64,6 +79,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         exception_handlers={
             CargobayError: errors.on_cargobay_error,
             HTTPException: errors.on_http_error,
+            ClientDisconnect: errors.on_client_abort,
             Exception: errors.on_unexpected,
         },
     )

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cargobay.api import errors
 from cargobay.api.fastlane import FastLane
 from cargobay.api.routes import routes
+from cargobay.auth.throttle import FailedAuthBan, FailedAuthThrottle
 from cargobay.errors import CargobayError
 from cargobay.services import jobs
 from cargobay.services.registry import Registry, open_registry
@@ -86,12 +87,17 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     app.state.registry = core
     # Paths no API route claims go to the web interface (cargobay/web/).
     app.add_middleware(WebInterface, web=build_web(core), api_routes=routes)
+    # Token guessing: a ban per client address after repeated 401s (auth/throttle.py).
+    ban = FailedAuthBan(
+        settings.auth_ban_max_failures, settings.auth_ban_window_seconds, settings.auth_ban_seconds
+    )
+    app.add_middleware(FailedAuthThrottle, ban=ban)
     # Behind a trusted proxy, the client address (audit events) and scheme (built URLs)
     # are the ones it forwards. The fast lane needs neither, so it runs before.
     if settings.trusted_proxies:
         app.add_middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.trusted_proxies)
     # GET of a small generic package file may be answered before the routes (fastlane.py).
-    app.add_middleware(FastLane, registry=core)
+    app.add_middleware(FastLane, registry=core, ban=ban)
     app.add_middleware(RawPathRouting)
     return app
 

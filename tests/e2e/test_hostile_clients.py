@@ -78,6 +78,9 @@ def test_token_guessing_is_throttled_per_address(make_server: Callable[..., Serv
         project = create_project(server)
         url = f"{server.api}/projects/{project}/packages"
         good = {"PRIVATE-TOKEN": server.token}  # type: ignore[attr-defined]
+        small = f"{url}/generic/tool/1.0.0/small.bin"  # the fast lane's kind of file
+        assert httpx.put(small, content=b"small", headers=good).status_code == 201
+        assert httpx.get(small, headers=good).content == b"small"
         with httpx.Client() as client:
             statuses = [
                 client.get(url, headers={"PRIVATE-TOKEN": f"glpat-guess{i:04d}"}).status_code
@@ -91,11 +94,13 @@ def test_token_guessing_is_throttled_per_address(make_server: Callable[..., Serv
             assert banned.json() == {"message": "429 Too Many Requests - Retry later"}
             # From the banned address even the right token waits (it may be a guess)...
             assert client.get(url, headers=good).status_code == 429
+            assert client.get(small, headers=good).status_code == 429
             # ...and anonymous requests, which guess nothing, still get their answer.
             assert client.get(f"{server.base_url}/-/health").status_code == 200
         # Another address (a trusted proxy forwards it) is not slowed.
         other = {**good, "X-Forwarded-For": "198.51.100.7"}
         assert httpx.get(url, headers=other).status_code == 200
+        assert httpx.get(small, headers=other).content == b"small"
         wrong_elsewhere = {"PRIVATE-TOKEN": "glpat-nope", "X-Forwarded-For": "198.51.100.8"}
         assert httpx.get(url, headers=wrong_elsewhere).status_code == 401
         assert "Traceback" not in server.log()

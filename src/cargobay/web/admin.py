@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.auth.passwords import MIN_LENGTH
-from cargobay.domain.integers import ID_MAX, ascii_digits
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.errors import CargobayError, bad_params, not_found
 from cargobay.services import accounts, sign_in
 from cargobay.web.account import require_write
@@ -40,9 +40,9 @@ async def _users_page(
 ) -> Response:
     search = request.query_params.get("search", "").strip()
     raw_page = request.query_params.get("page", "1") or "1"
-    if not ascii_digits(raw_page) or not 1 <= int(raw_page[:12]) <= ID_MAX:
+    page = ascii_integer(raw_page) if ascii_digits(raw_page) else None
+    if page is None or not 1 <= page <= ID_MAX:
         raise bad_params("page must be a whole number of at least 1")
-    page = int(raw_page)
     found = await accounts.list_users(
         registry_of(request),
         who.principal,

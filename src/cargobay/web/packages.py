@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api.generic import send_file
-from cargobay.domain.integers import ID_MAX, ascii_digits
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.domain.models import DETAILED, PackageStatus, PackageType
 from cargobay.errors import Forbidden, bad_params, forbidden
 from cargobay.services import browse, catalog
@@ -78,10 +78,11 @@ class Filters:
 def _positive(value: str | None, default: int, name: str, errors: list[str]) -> int:
     if not value:
         return default
-    if not ascii_digits(value) or not 1 <= int(value[:12]) <= ID_MAX:
+    number = ascii_integer(value) if ascii_digits(value) else None
+    if number is None or not 1 <= number <= ID_MAX:
         errors.append(f"{name} must be a whole number of at least 1")
         return default
-    return int(value)
+    return number
 
 
 def parse_filters(request: Request, order_by: dict[str, str]) -> Filters:

@@ -17,7 +17,7 @@ from cargobay.domain.cleanup import (
     NOT_LATEST,
     OLDER_THAN,
 )
-from cargobay.domain.integers import ascii_digits
+from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import AccessLevel, PackageType, RegistryAccess
 from cargobay.errors import CargobayError, bad_request, forbidden
 from cargobay.services import browse, cleanup, namespaces, policies
@@ -171,11 +171,12 @@ def _rule_number(request: Request, name: str, label: str) -> int | None:
     raw = field(request, name)
     if not raw:
         return None
-    if not ascii_digits(raw) or len(raw) > 12 or not 1 <= int(raw) <= MAX_RULE_NUMBER:
+    number = ascii_integer(raw) if ascii_digits(raw) else None
+    if number is None or not 1 <= number <= MAX_RULE_NUMBER:
         raise bad_request(
             f"{label}: give a whole number from 1 to {MAX_RULE_NUMBER:,}, or leave it empty."
         )
-    return int(raw)
+    return number
 
 
 async def set_cleanup_policy(request: Request) -> Response:

@@ -13,9 +13,7 @@ pytestmark = pytest.mark.anyio
 HOSTILE = ["%C2%B2", "%EF%BC%91", "000000000001" + "9" * 5000, "99999999999999999999"]
 
 
-async def test_web_page_numbers_and_ids_never_fail(
-    client: httpx.AsyncClient, world: World
-) -> None:
+async def test_web_page_numbers_and_ids_never_fail(client: httpx.AsyncClient, world: World) -> None:
     project = world.public
     urls = []
     for bad in HOSTILE:

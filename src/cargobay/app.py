@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,11 +10,13 @@ from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api import errors
 from cargobay.api.fastlane import FastLane
 from cargobay.api.routes import routes
+from cargobay.auth.throttle import FailedAuthBan, FailedAuthThrottle
 from cargobay.errors import CargobayError
 from cargobay.services import jobs
 from cargobay.services.registry import Registry, open_registry
@@ -48,8 +51,21 @@ class RawPathRouting:
         await self.app(scope, receive, send_with_headers)
 
 
+def _log_to_stderr() -> None:
+    """Info lines (client aborts, throttled addresses) reach the server's output beside
+    granian's own, unless the host application configured logging itself."""
+    log = logging.getLogger("cargobay")
+    if log.level == logging.NOTSET:
+        log.setLevel(logging.INFO)
+    if not log.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+        log.addHandler(handler)
+
+
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Starlette:
     settings = settings or Settings()
+    _log_to_stderr()
     core = registry or open_registry(settings)
 
     @asynccontextmanager
@@ -63,11 +79,15 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     # (Starlette wraps them in ServerErrorMiddleware and around ExceptionMiddleware). A
     # middleware that must see every request, the fast lane's included (a metrics
     # counter, say), goes first.
+    # Token guessing: a ban per client address after repeated 401s (auth/throttle.py).
+    ban = FailedAuthBan(
+        settings.auth_ban_max_failures, settings.auth_ban_window_seconds, settings.auth_ban_seconds
+    )
     middleware = [
         # /api/ routes match the undecoded path; GitLab's API security headers.
         Middleware(RawPathRouting),
         # GET of a small generic package file may be answered before the routes.
-        Middleware(FastLane, registry=core),
+        Middleware(FastLane, registry=core, ban=ban),
     ]
     if settings.trusted_proxies:
         # Behind a trusted proxy, the client address (audit events) and scheme (built
@@ -75,6 +95,7 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         middleware.append(
             Middleware(wrap_asgi_with_proxy_headers, trusted_hosts=settings.trusted_proxies)
         )
+    middleware.append(Middleware(FailedAuthThrottle, ban=ban))
     # Paths no API route claims go to the web interface (cargobay/web/).
     middleware.append(Middleware(WebInterface, web=build_web(core), api_routes=routes))
     app = Starlette(
@@ -84,10 +105,14 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
         exception_handlers={
             CargobayError: errors.on_cargobay_error,
             HTTPException: errors.on_http_error,
+            ClientDisconnect: errors.on_client_abort,
             Exception: errors.on_unexpected,
         },
     )
     app.state.registry = core
+    # GitLab answers an API path that matches no route with 404, never a redirect to the
+    # path without its trailing slash (an empty generic file name, `generic//////`).
+    app.router.redirect_slashes = False
     return app
 
 

@@ -114,6 +114,23 @@ class Settings(BaseSettings):
             "audit events record, and the scheme of built URLs. Empty: believe none."
         ),
     )
+    auth_ban_max_failures: int = Field(
+        10,
+        ge=0,
+        description=(
+            "Failed authentications (401 to a request carrying a token or Basic "
+            "credentials) from one client address within auth_ban_window_seconds that ban "
+            "it: its requests with credentials are then answered 429 with Retry-After. "
+            "GitLab's Rack::Attack default is 10. 0 turns the ban off. Counted per worker "
+            "process."
+        ),
+    )
+    auth_ban_window_seconds: float = Field(
+        60.0, gt=0, description="Seconds over which failed authentications are counted."
+    )
+    auth_ban_seconds: float = Field(
+        3600.0, gt=0, description="Seconds a banned client address waits (GitLab: one hour)."
+    )
     accel_redirect: str = Field(
         "",
         pattern=r"^(/.*/)?$",

@@ -343,10 +343,10 @@ def member_routes(kind: str) -> list[BaseRoute]:
         Route(base, handlers["list"], methods=["GET"]),
         Route(base, handlers["add"], methods=["POST"]),
         Route(f"{base}/all", handlers["list_all"], methods=["GET"]),
-        Route(f"{base}/all/{{user_id:int}}", handlers["get_all"], methods=["GET"]),
-        Route(f"{base}/{{user_id:int}}", handlers["get"], methods=["GET"]),
-        Route(f"{base}/{{user_id:int}}", handlers["update"], methods=["PUT"]),
-        Route(f"{base}/{{user_id:int}}", handlers["remove"], methods=["DELETE"]),
+        Route(f"{base}/all/{{user_id:row_id}}", handlers["get_all"], methods=["GET"]),
+        Route(f"{base}/{{user_id:row_id}}", handlers["get"], methods=["GET"]),
+        Route(f"{base}/{{user_id:row_id}}", handlers["update"], methods=["PUT"]),
+        Route(f"{base}/{{user_id:row_id}}", handlers["remove"], methods=["DELETE"]),
     ]
 
 

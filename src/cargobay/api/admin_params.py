@@ -20,6 +20,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api.pagination import COUNT_LIMIT, Page, paginated
+from cargobay.api.params import converted_id
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.errors import bad_params, bad_request
 
 MAX_BODY = 1024 * 1024  # management bodies are a few hundred bytes
@@ -84,20 +86,19 @@ class Params:
             return "true" if value else "false"
         return str(value)
 
-    def integer(self, name: str) -> int | None:
+    def integer(self, name: str, *, limit: int = ID_MAX) -> int | None:
+        """An integer in [-limit, limit] (the column it goes to: ids by default)."""
         value = self.values.get(name)
         if value is None or value == "":
             return None
         if isinstance(value, bool):
             self.errors.append(f"{name} is invalid")
             return None
-        if isinstance(value, int):
-            return value
-        try:
-            return int(str(value).strip())
-        except ValueError:
+        number = value if isinstance(value, int) else ascii_integer(str(value).strip())
+        if number is None or not -limit <= number <= limit:
             self.errors.append(f"{name} is invalid")
             return None
+        return number
 
     def boolean(self, name: str) -> bool | None:
         value = self.values.get(name)
@@ -152,11 +153,17 @@ class Params:
         if raw is None:
             return None
         items = raw if isinstance(raw, list) else str(raw).split(",")
-        try:
-            return [int(str(item).strip()) for item in items if str(item).strip()]
-        except ValueError:
+        numbers = [
+            item
+            if isinstance(item, int) and not isinstance(item, bool)
+            else ascii_integer(str(item).strip())
+            for item in items
+            if str(item).strip()
+        ]
+        if any(n is None or not -ID_MAX <= n <= ID_MAX for n in numbers):
             self.errors.append(f"{name} is invalid")
             return None
+        return [n for n in numbers if n is not None]
 
     def day(self, name: str) -> date | None:
         """A ``Date``: ``YYYY-MM-DD`` (a timestamp is cut to its date, as Ruby does)."""
@@ -202,7 +209,7 @@ async def _read_body(request: Request) -> bytes:
     if request.method in ("GET", "HEAD"):
         return b""
     length = request.headers.get("content-length")
-    if length and length.isdigit() and int(length) > MAX_BODY:
+    if length and ascii_digits(length) and (len(length) > 12 or int(length) > MAX_BODY):
         raise bad_request("Request body is too large")
     chunks: list[bytes] = []
     size = 0
@@ -226,8 +233,8 @@ def respond_page(request: Request, items: list[Any], page: Page, total: int) -> 
 
 
 def path_int(request: Request, name: str) -> int:
-    value: int = request.path_params[name]
-    return value
+    """A ``{name:row_id}`` route parameter, held to the id column's range (params.py)."""
+    return converted_id(request, name)
 
 
 def _form_fields(content_type: str, body: bytes) -> list[tuple[str, str]]:

@@ -103,8 +103,8 @@ def deploy_token_routes(kind: str) -> list[BaseRoute]:
     return [
         Route(base, handlers["list"], methods=["GET"]),
         Route(base, handlers["create"], methods=["POST"]),
-        Route(f"{base}/{{token_id:int}}", handlers["get"], methods=["GET"]),
-        Route(f"{base}/{{token_id:int}}", handlers["delete"], methods=["DELETE"]),
+        Route(f"{base}/{{token_id:row_id}}", handlers["get"], methods=["GET"]),
+        Route(f"{base}/{{token_id:row_id}}", handlers["delete"], methods=["DELETE"]),
     ]
 
 
@@ -239,14 +239,14 @@ routes: list[BaseRoute] = [
     Route(f"{V4}/projects/{{id}}/access_tokens", list_access_tokens, methods=["GET"]),
     Route(f"{V4}/projects/{{id}}/access_tokens", create_access_token, methods=["POST"]),
     Route(
-        f"{V4}/projects/{{id}}/access_tokens/{{token_id:int}}", get_access_token, methods=["GET"]
+        f"{V4}/projects/{{id}}/access_tokens/{{token_id:row_id}}", get_access_token, methods=["GET"]
     ),
     Route(
-        f"{V4}/projects/{{id}}/access_tokens/{{token_id:int}}",
+        f"{V4}/projects/{{id}}/access_tokens/{{token_id:row_id}}",
         revoke_access_token,
         methods=["DELETE"],
     ),
     Route(CI_JOBS, start_job, methods=["POST"]),
-    Route(f"{CI_JOBS}/{{job_id:int}}", get_job, methods=["GET"]),
-    Route(f"{CI_JOBS}/{{job_id:int}}", finish_job, methods=["PUT"]),
+    Route(f"{CI_JOBS}/{{job_id:row_id}}", get_job, methods=["GET"]),
+    Route(f"{CI_JOBS}/{{job_id:row_id}}", finish_job, methods=["PUT"]),
 ]

@@ -12,9 +12,8 @@ from starlette.responses import Response
 
 from cargobay.api.admin_params import Params
 from cargobay.api.pagination import paginated, parse_page
-from cargobay.api.params import path_value, principal_of, registry_of
+from cargobay.api.params import path_value, principal_of, registry_of, required_path_id
 from cargobay.api.responses import gitlab_time, json
-from cargobay.errors import bad_params
 from cargobay.services import audit_events
 from cargobay.services.audit import DEPLOY_TOKEN_AUTHOR_ID
 from cargobay.storage.db.audit import EventFilter
@@ -71,10 +70,7 @@ async def _filters(request: Request, *, instance: bool) -> tuple[EventFilter, An
 
 
 def _event_id(request: Request) -> int:
-    raw = path_value(request, "audit_event_id")
-    if not raw.isdigit():
-        raise bad_params("audit_event_id is invalid")
-    return int(raw)
+    return required_path_id(request, "audit_event_id")
 
 
 def _page(request: Request, found: audit_events.EventPage, page: Any) -> Response:

@@ -136,7 +136,7 @@ async def put_plan_limits(request: Request) -> Response:
     principal = await _admin(request)
     params = await Params.read(request)
     _plan_name(params)
-    size = params.integer("generic_packages_max_file_size")
+    size = params.integer("generic_packages_max_file_size", limit=2**63 - 1)  # BIGINT
     params.check()
     registry = registry_of(request)
     if size is None:

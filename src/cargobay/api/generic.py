@@ -19,6 +19,7 @@ from cargobay.api.quick import looked_up
 from cargobay.api.responses import json
 from cargobay.api.serializers import package_file, package_file_record
 from cargobay.auth.authenticate import unauthorized
+from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import PackageStatus
 from cargobay.domain.names import FileCoordinates, parse_coordinates
 from cargobay.errors import CargobayError, bad_params
@@ -57,7 +58,7 @@ async def upload(request: Request) -> Response:
         where,
         body_chunks(request, idle_seconds=registry.settings.upload_idle_seconds),
         status=PackageStatus[status] if status else None,
-        content_length=int(length) if length and length.isdigit() else None,
+        content_length=ascii_integer(length) if length and ascii_digits(length) else None,
         ip_address=client_address(request),
     )
     if select == "package_file":

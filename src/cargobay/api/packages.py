@@ -17,11 +17,14 @@ from cargobay.api.pagination import Page, base_url, paginated, parse_page
 from cargobay.api.params import (
     check_values,
     client_address,
+    path_id,
     path_value,
     principal_of,
+    query_integer,
     registry_of,
 )
 from cargobay.api.responses import json
+from cargobay.domain.integers import ID_MAX
 from cargobay.domain.models import PackageStatus, PackageType
 from cargobay.errors import bad_params
 from cargobay.services import catalog
@@ -41,14 +44,6 @@ def _boolean(request: Request, name: str, errors: list[str]) -> bool:
         return True
     errors.append(f"{name} is invalid")
     return False
-
-
-def _integer(request: Request, name: str, errors: list[str]) -> int:
-    value = path_value(request, name)
-    if not value.isdigit():
-        errors.append(f"{name} is invalid")
-        return 0
-    return int(value)
 
 
 def _filters(
@@ -77,7 +72,7 @@ def _filters(
 def _ids(request: Request, *names: str) -> list[int]:
     """Integer path parameters, or one Grape-shaped 400 naming every bad one."""
     errors: list[str] = []
-    values = [_integer(request, name, errors) for name in names]
+    values = [path_id(request, name, errors) for name in names]
     _raise(errors)
     return values
 
@@ -91,7 +86,6 @@ async def list_project_packages(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
     errors: list[str] = []
     where, order_by, sort, page = _filters(request, errors, ORDER_BY)
-    _raise(errors)
     access, found = await catalog.list_project_packages(
         registry_of(request),
         principal,
@@ -101,6 +95,7 @@ async def list_project_packages(request: Request) -> Response:
         sort=sort,
         offset=page.offset,
         limit=page.size,
+        invalid=errors,  # refused after authorization, as Grape does
     )
     base = base_url(request)
     items = [
@@ -128,7 +123,6 @@ async def list_group_packages(request: Request) -> Response:
     errors: list[str] = []
     where, order_by, sort, page = _filters(request, errors, (*ORDER_BY, "project_path"))
     exclude_subgroups = _boolean(request, "exclude_subgroups", errors)
-    _raise(errors)
     found = await catalog.list_group_packages(
         registry_of(request),
         principal,
@@ -139,6 +133,7 @@ async def list_group_packages(request: Request) -> Response:
         sort=sort,
         offset=page.offset,
         limit=page.size,
+        invalid=errors,  # refused after authorization, as Grape does
     )
     base = base_url(request)
     items = []
@@ -199,28 +194,29 @@ def _cursor(request: Request, errors: list[str]) -> int | None:
         return None
     try:
         decoded = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        return int(decoded["id"])
+        value = decoded["id"]
     except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        value = None
+    # Only a cursor this server made: {"id": <an id in the column's range>, ...}.
+    if type(value) is not int or not 0 <= value <= ID_MAX:
         errors.append("cursor is invalid")
         return None
+    return value
 
 
 async def package_pipelines(request: Request) -> Response:
     """P3: keyset-paged, newest first, per_page 1..20."""
     principal = await principal_of(request, generic=False)
     errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
+    package_id = path_id(request, "package_id", errors)
     per_page = 20
-    raw = request.query_params.get("per_page")
-    if raw is not None:
-        if not raw.lstrip("-").isdigit():
-            errors.append("per_page is invalid")
-        elif not 1 <= int(raw) <= 20:
+    value = query_integer(request, "per_page", errors, low=-(2**63), high=2**63)
+    if value is not None:
+        if not 1 <= value <= 20:
             errors.append("per_page does not have a valid value")
         else:
-            per_page = int(raw)
+            per_page = value
     before = _cursor(request, errors)
-    _raise(errors)
     access, rows = await catalog.package_pipelines(
         registry_of(request),
         principal,
@@ -228,6 +224,7 @@ async def package_pipelines(request: Request) -> Response:
         package_id,
         before=before,
         limit=per_page,
+        invalid=errors,  # refused after authorization, as Grape does
     )
     base = base_url(request)
     headers = {"X-Per-Page": str(per_page)}
@@ -276,13 +273,12 @@ async def delete_package(request: Request) -> Response:
 async def list_files(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
     errors: list[str] = []
-    package_id = _integer(request, "package_id", errors)
+    package_id = path_id(request, "package_id", errors)
     order_by, error = check_values(request, "order_by", ("id", "created_at", "file_name"))
     errors.extend([error] if error else [])
     sort, error = check_values(request, "sort", SORT)
     errors.extend([error] if error else [])
     page = parse_page(request, errors)
-    _raise(errors)
     access, found = await catalog.list_files(
         registry_of(request),
         principal,
@@ -292,6 +288,7 @@ async def list_files(request: Request) -> Response:
         sort=sort or "asc",
         offset=page.offset,
         limit=page.size,
+        invalid=errors,  # refused after authorization, as Grape does
     )
     base = base_url(request)
     items = []

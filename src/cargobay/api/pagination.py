@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cargobay.api.params import registry_of
+from cargobay.api.params import query_integer, registry_of
 from cargobay.api.responses import json
 
 DEFAULT_PER_PAGE = 20
@@ -34,23 +34,18 @@ def parse_page(request: Request, errors: list[str], *, max_per_page: int = MAX_P
     """Kaminari's rules: per_page clamps to the maximum, 0 is refused, a negative value or
     page <= 0 falls back to the default. Non-integers are 400 ``is invalid``."""
     number, size = 1, DEFAULT_PER_PAGE
-    raw_page = request.query_params.get("page")
-    if raw_page:
-        try:
-            number = max(int(raw_page), 1)
-        except ValueError:
-            errors.append("page is invalid")
-    raw_size = request.query_params.get("per_page")
-    if raw_size:
-        try:
-            value = int(raw_size)
-        except ValueError:
-            errors.append("per_page is invalid")
-        else:
-            if value == 0:
-                errors.append("per_page has a value not allowed")
-            elif value > 0:
-                size = min(value, max_per_page)
+    # A page past ID_MAX could not be reached (the offset would pass what the database
+    # counts in): `page is invalid`, like a page that is no integer.
+    raw_page = query_integer(request, "page", errors, low=-(2**63))
+    if raw_page is not None:
+        number = max(raw_page, 1)
+    # per_page clamps to the maximum, so any size of number will do.
+    value = query_integer(request, "per_page", errors, low=-(2**63), high=2**63)
+    if value is not None:
+        if value == 0:
+            errors.append("per_page has a value not allowed")
+        elif value > 0:
+            size = min(value, max_per_page)
     return Page(number, size)
 
 

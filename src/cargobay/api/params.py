@@ -7,10 +7,13 @@ from urllib.parse import unquote
 
 from starlette.requests import Request
 
+import cargobay.api.convertors  # noqa: F401  (registers {name:row_id})
 from cargobay.auth.authenticate import authenticate
 from cargobay.auth.credentials import read_credentials
 from cargobay.auth.principal import Principal
+from cargobay.domain.integers import ID_MAX, ascii_integer, row_id
 from cargobay.domain.models import utcnow
+from cargobay.errors import bad_params
 from cargobay.services.registry import Registry
 
 
@@ -25,8 +28,54 @@ def path_value(request: Request, name: str) -> str:
 
 
 def decoded(raw: str) -> str:
-    """An undecoded path segment, percent-decoded as every handler reads it."""
-    return unquote(raw, errors="surrogateescape")
+    """An undecoded path segment, percent-decoded as every handler reads it. Bytes that
+    are not UTF-8 (``%ff``) become U+FFFD, which no name or path the registry stores
+    holds: they reach the validators and lookups as text that matches nothing, never as
+    surrogates that the database driver or ``quote()`` cannot encode."""
+    return unquote(raw, errors="replace")
+
+
+def path_id(request: Request, name: str, errors: list[str]) -> int:
+    """An integer path parameter (``:package_id``, ``:package_file_id``, a rule or event
+    id): ASCII digits, else Grape's ``<name> is invalid`` is added to ``errors``. An id
+    past the column's range is NO_ROW, which the service answers with its own 404."""
+    value = row_id(path_value(request, name))
+    if value is None:
+        errors.append(f"{name} is invalid")
+        return 0
+    return value
+
+
+def required_path_id(request: Request, name: str) -> int:
+    """``path_id`` alone: a bad value is a 400 at once."""
+    errors: list[str] = []
+    value = path_id(request, name, errors)
+    if errors:
+        raise bad_params(*errors)
+    return value
+
+
+def converted_id(request: Request, name: str) -> int:
+    """A path parameter the route matched as ``{name:row_id}`` (api/convertors.py):
+    ASCII digits, NO_ROW past the column's range."""
+    value: int = request.path_params[name]
+    return value
+
+
+def query_integer(
+    request: Request, name: str, errors: list[str], *, low: int = -ID_MAX, high: int = ID_MAX
+) -> int | None:
+    """An optional integer query parameter (``page``, ``per_page``): an optionally signed
+    run of ASCII digits within [low, high], else ``<name> is invalid``. None: absent or
+    empty."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    value = ascii_integer(raw)
+    if value is None or not low <= value <= high:
+        errors.append(f"{name} is invalid")
+        return None
+    return value
 
 
 async def principal_of(request: Request, *, generic: bool) -> Principal:

@@ -11,13 +11,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api.admin_params import Params
-from cargobay.api.params import client_address, path_value, principal_of, registry_of
+from cargobay.api.params import (
+    client_address,
+    path_value,
+    principal_of,
+    registry_of,
+    required_path_id,
+)
 from cargobay.api.responses import gitlab_time, json
 from cargobay.auth.principal import Principal
 from cargobay.domain import protection
 from cargobay.domain.cleanup import KEEP_N_DUPLICATED, Removal
 from cargobay.domain.models import PackageType, ProtectionRule
-from cargobay.errors import bad_params
 from cargobay.services import audit, cleanup, policies
 from cargobay.services.accounts import acting_user
 
@@ -216,10 +221,7 @@ def _rule_change(params: Params, *, creating: bool) -> policies.RuleChange:
 
 
 def _rule_id(request: Request) -> int:
-    raw = path_value(request, "package_protection_rule_id")
-    if not raw.isdigit():
-        raise bad_params("package_protection_rule_id is invalid")
-    return int(raw)
+    return required_path_id(request, "package_protection_rule_id")
 
 
 async def list_rules(request: Request) -> Response:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cargobay.auth.principal import Principal
+from cargobay.domain.integers import ascii_digits
 from cargobay.domain.models import Package
 from cargobay.errors import forbidden, not_found
 from cargobay.services import namespaces
@@ -101,5 +102,5 @@ async def group_visible(registry: Registry, principal: Principal, path: str) -> 
     should lead)."""
     async with registry.db.read() as conn:
         viewer = await namespaces.viewer_of(conn, principal)
-        row = await namespace_sql.find_namespace(conn, path) if not path.isdigit() else None
+        row = await namespace_sql.find_namespace(conn, path) if not ascii_digits(path) else None
         return row is not None and row.kind == "group" and viewer.sees_group(row)

@@ -3,6 +3,7 @@ GR1; statuses §10; listing §11)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,14 @@ from cargobay.domain.models import (
     utcnow,
 )
 from cargobay.domain.permissions import Abilities
-from cargobay.errors import NotFound, PreconditionFailed, forbidden, message, not_found
+from cargobay.errors import (
+    NotFound,
+    PreconditionFailed,
+    bad_params,
+    forbidden,
+    message,
+    not_found,
+)
 from cargobay.services import audit
 from cargobay.services.access import (
     ProjectAccess,
@@ -67,6 +75,15 @@ def _require(allowed: bool) -> None:
         raise forbidden()
 
 
+def _refuse(invalid: Sequence[str]) -> None:
+    """Grape validates parameters after the endpoint's ``before`` block has found the
+    project or group and authorized the caller, so a bad parameter never tells an
+    outsider that a private project exists (404 first, then 400). Handlers parse the
+    parameters and pass the reasons in as ``invalid``."""
+    if invalid:
+        raise bad_params(*invalid)
+
+
 async def list_project_packages(
     registry: Registry,
     principal: Principal,
@@ -77,10 +94,12 @@ async def list_project_packages(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, Listing]:
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         rows, total, has_next = await listing.packages_page(
             conn,
             [access.project.id],
@@ -105,6 +124,7 @@ async def list_group_packages(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> Listing:
     async with registry.db.scan() as conn:
         group = await namespace_sql.find_namespace(conn, ref)
@@ -120,6 +140,7 @@ async def list_group_packages(
             group, principal, level, any(a.read_project for a in abilities.values())
         ):
             raise not_found("Group Not Found")
+        _refuse(invalid)
         readable = [
             p.id
             for p in inside
@@ -179,10 +200,12 @@ async def package_pipelines(
     *,
     before: int | None,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, list[Any]]:
     async with registry.db.read() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         package = await _displayable_package(conn, access.project.id, package_id)
         if package.status not in DETAILED:
             raise NotFound(message(404, "Package not found Not Found"))
@@ -239,10 +262,12 @@ async def list_files(
     sort: str,
     offset: int,
     limit: int,
+    invalid: Sequence[str] = (),
 ) -> tuple[ProjectAccess, Listing]:
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
+        _refuse(invalid)
         package = await _displayable_package(conn, access.project.id, package_id)
         rows, total, has_next = await listing.files_page(
             conn, package.id, order_by=order_by, sort=sort, offset=offset, limit=limit

@@ -18,6 +18,7 @@ from cargobay.web.page import (
     field,
     flash,
     form_of,
+    path_id,
     redirect,
     registry_of,
     render,
@@ -176,7 +177,7 @@ async def revoke_token(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     await accounts.revoke_personal_token(
-        registry_of(request), who.principal, request.path_params["token_id"]
+        registry_of(request), who.principal, path_id(request, "token_id")
     )
     flash(request, "success", "The token was revoked. Anything using it can no longer sign in.")
     return redirect("/-/user_settings/personal_access_tokens")

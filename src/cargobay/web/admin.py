@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.auth.passwords import MIN_LENGTH
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.errors import CargobayError, bad_params, not_found
 from cargobay.services import accounts, sign_in
 from cargobay.web.account import require_write
@@ -16,6 +17,7 @@ from cargobay.web.page import (
     field,
     flash,
     form_of,
+    path_id,
     redirect,
     registry_of,
     render,
@@ -38,9 +40,9 @@ async def _users_page(
 ) -> Response:
     search = request.query_params.get("search", "").strip()
     raw_page = request.query_params.get("page", "1") or "1"
-    if not raw_page.isdigit() or int(raw_page) < 1:
+    page = ascii_integer(raw_page) if ascii_digits(raw_page) else None
+    if page is None or not 1 <= page <= ID_MAX:
         raise bad_params("page must be a whole number of at least 1")
-    page = int(raw_page)
     found = await accounts.list_users(
         registry_of(request),
         who.principal,
@@ -99,7 +101,7 @@ async def create_user(request: Request) -> Response:
 async def _set_blocked(request: Request, *, blocked: bool) -> Response:
     who = await admin_visitor(request)
     require_write(who)
-    user_id: int = request.path_params["user_id"]
+    user_id = path_id(request, "user_id")
     await accounts.set_blocked(registry_of(request), who.principal, user_id, blocked=blocked)
     flash(
         request,

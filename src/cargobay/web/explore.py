@@ -6,6 +6,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.errors import NotFound, bad_params, not_found
 from cargobay.services import browse
 from cargobay.services import groups as group_service
@@ -17,9 +18,10 @@ PER_PAGE = 20
 
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "1") or "1"
-    if not raw.isdigit() or int(raw) < 1:
+    page = ascii_integer(raw) if ascii_digits(raw) else None
+    if page is None or not 1 <= page <= ID_MAX:
         raise bad_params("page must be a whole number of at least 1")
-    return int(raw)
+    return page
 
 
 async def home(request: Request) -> Response:

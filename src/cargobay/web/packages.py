@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api.delivery import send_file
+from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.domain.models import DETAILED, PackageStatus, PackageType
 from cargobay.errors import Forbidden, bad_params, forbidden
 from cargobay.services import browse, catalog
@@ -21,6 +22,7 @@ from cargobay.web.page import (
     client_address,
     describe,
     flash,
+    path_id,
     redirect,
     registry_of,
     render,
@@ -76,10 +78,11 @@ class Filters:
 def _positive(value: str | None, default: int, name: str, errors: list[str]) -> int:
     if not value:
         return default
-    if not value.isdigit() or int(value) < 1:
+    number = ascii_integer(value) if ascii_digits(value) else None
+    if number is None or not 1 <= number <= ID_MAX:
         errors.append(f"{name} must be a whole number of at least 1")
         return default
-    return int(value)
+    return number
 
 
 def parse_filters(request: Request, order_by: dict[str, str]) -> Filters:
@@ -231,8 +234,7 @@ async def group_packages(request: Request) -> Response:
 
 
 def _package_id(request: Request) -> int:
-    package_id: int = request.path_params["package_id"]
-    return package_id
+    return path_id(request, "package_id")
 
 
 async def package_page(request: Request) -> Response:
@@ -348,7 +350,7 @@ async def _deletable_file(
 ) -> tuple[ProjectAccess, browse.PackageOverview, Any]:
     access, detail = await _deletable(request)
     who = await visitor(request)
-    file_id: int = request.path_params["file_id"]
+    file_id = path_id(request, "file_id")
     file = await catalog.file_for_download(
         registry_of(request), who.principal, str(access.project.id), detail.package.id, file_id
     )
@@ -394,6 +396,6 @@ async def download_file(request: Request) -> Response:
         who.principal,
         request.path_params["project"],
         _package_id(request),
-        request.path_params["file_id"],
+        path_id(request, "file_id"),
     )
     return await send_file(request, file)

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+import cargobay.api.convertors  # noqa: F401  (registers {name:row_id})
 from cargobay.auth.principal import ANONYMOUS, Principal
 from cargobay.domain.models import User
 from cargobay.errors import CargobayError, Forbidden, Invalid, NotFound, Unauthorized
@@ -67,6 +68,13 @@ def client_address(request: Request) -> str | None:
 def actor(request: Request, who: Visitor) -> audit.Actor:
     """The visitor as the audit log records them."""
     return audit.Actor(who.principal, client_address(request))
+
+
+def path_id(request: Request, name: str) -> int:
+    """A ``{name:row_id}`` route parameter (api/convertors.py): ASCII digits, NO_ROW
+    past the id column's range."""
+    value: int = request.path_params[name]
+    return value
 
 
 def registry_of(request: Request) -> Registry:

@@ -19,8 +19,8 @@ from cargobay.web import (
 from cargobay.web.page import Endpoint, protect
 
 PROJECT = "/{project:path}/-"
-PACKAGE = PROJECT + "/packages/{package_id:int}"
-FILE = PACKAGE + "/files/{file_id:int}"
+PACKAGE = PROJECT + "/packages/{package_id:row_id}"
+FILE = PACKAGE + "/files/{file_id:row_id}"
 SETTINGS = PROJECT + "/settings/packages_and_registries"
 GROUP_SETTINGS = "/groups/{group:path}/-/settings/packages_and_registries"
 
@@ -40,12 +40,12 @@ routes: list[BaseRoute] = [
     post("/users/sign_out", account.sign_out),
     Route("/-/user_settings/personal_access_tokens", account.tokens_page),
     post("/-/user_settings/personal_access_tokens", account.create_token),
-    post("/-/user_settings/personal_access_tokens/{token_id:int}/revoke", account.revoke_token),
+    post("/-/user_settings/personal_access_tokens/{token_id:row_id}/revoke", account.revoke_token),
     Route("/admin", explore.to_admin_users),
     Route("/admin/users", admin.users),
     post("/admin/users", admin.create_user),
-    post("/admin/users/{user_id:int}/block", admin.block),
-    post("/admin/users/{user_id:int}/unblock", admin.unblock),
+    post("/admin/users/{user_id:row_id}/block", admin.block),
+    post("/admin/users/{user_id:row_id}/unblock", admin.unblock),
     Route("/admin/registry", admin_registry.registry_page),
     post("/admin/registry/max_file_size", admin_registry.set_max_file_size),
     post("/admin/registry/features/{name}", admin_registry.set_flag),
@@ -66,7 +66,7 @@ routes: list[BaseRoute] = [
     Route(SETTINGS + "/cleanup_preview", settings.cleanup_preview),
     post(SETTINGS + "/cleanup_run", settings.cleanup_run),
     post(SETTINGS + "/protection", settings.create_rule),
-    post(SETTINGS + "/protection/{rule_id:int}/delete", settings.delete_rule),
+    post(SETTINGS + "/protection/{rule_id:row_id}/delete", settings.delete_rule),
     # Last: any other path may be a project or a group.
     Route("/{path:path}", explore.namespace_or_project),
 ]

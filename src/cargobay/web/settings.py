@@ -17,6 +17,7 @@ from cargobay.domain.cleanup import (
     NOT_LATEST,
     OLDER_THAN,
 )
+from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import AccessLevel, PackageType, RegistryAccess
 from cargobay.errors import CargobayError, bad_request, forbidden
 from cargobay.services import browse, cleanup, policies
@@ -28,6 +29,7 @@ from cargobay.web.page import (
     describe,
     field,
     flash,
+    path_id,
     redirect,
     registry_of,
     render,
@@ -170,11 +172,12 @@ def _rule_number(request: Request, name: str, label: str) -> int | None:
     raw = field(request, name)
     if not raw:
         return None
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RULE_NUMBER:
+    number = ascii_integer(raw) if ascii_digits(raw) else None
+    if number is None or not 1 <= number <= MAX_RULE_NUMBER:
         raise bad_request(
             f"{label}: give a whole number from 1 to {MAX_RULE_NUMBER:,}, or leave it empty."
         )
-    return int(raw)
+    return number
 
 
 async def set_cleanup_policy(request: Request) -> Response:
@@ -282,7 +285,7 @@ async def delete_rule(request: Request) -> Response:
         registry_of(request),
         actor(request, who),
         str(access.project.id),
-        request.path_params["rule_id"],
+        path_id(request, "rule_id"),
     )
     flash(request, "success", "Protection rule deleted.")
     return redirect(settings_url(access) + "#protection")

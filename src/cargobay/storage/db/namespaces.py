@@ -20,6 +20,7 @@ from sqlalchemy import (
     update,
 )
 
+from cargobay.domain.integers import lookup_text, row_id
 from cargobay.domain.models import Namespace, Project, RegistryAccess, Visibility
 from cargobay.storage.db.database import Connection
 from cargobay.storage.db.expressions import contains, page_of, under
@@ -61,9 +62,10 @@ PROJECT_BY_PATH = func.lower(projects.c.full_path) == bindparam("path")
 def project_ref(id_or_path: str) -> tuple[bool, dict[str, Any]]:
     """``:id`` is a numeric id or a (decoded) full path, compared case-insensitively as
     GitLab routes do: (by id?, bind values)."""
-    if id_or_path.isdigit():
-        return True, {"project_id": int(id_or_path)}
-    return False, {"path": id_or_path.lower()}
+    project_id = row_id(id_or_path)  # ASCII digits only, in the column's range
+    if project_id is not None:
+        return True, {"project_id": project_id}
+    return False, {"path": lookup_text(id_or_path).lower()}
 
 
 _FIND_PROJECT = {
@@ -97,10 +99,11 @@ async def projects_under(
 
 
 async def find_namespace(conn: Connection, id_or_path: str | int) -> Namespace | None:
-    if isinstance(id_or_path, int) or id_or_path.isdigit():
-        condition = namespaces.c.id == int(id_or_path)
+    namespace_id = id_or_path if isinstance(id_or_path, int) else row_id(id_or_path)
+    if namespace_id is not None:
+        condition = namespaces.c.id == namespace_id
     else:
-        condition = func.lower(namespaces.c.full_path) == id_or_path.lower()
+        condition = func.lower(namespaces.c.full_path) == lookup_text(str(id_or_path)).lower()
     row = (await conn.execute(select(namespaces).where(condition))).first()
     return to_namespace(row) if row else None
 

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import func, insert, or_, select, update
 
+from cargobay.domain.integers import lookup_text, row_id
 from cargobay.domain.models import Account, User
 from cargobay.storage.db.database import Connection
 from cargobay.storage.db.expressions import contains, like_escape, page_of
@@ -52,10 +53,11 @@ async def count_admins(conn: Connection) -> int:
 
 
 async def find_user(conn: Connection, id_or_username: str | int) -> User | None:
-    if isinstance(id_or_username, int) or id_or_username.isdigit():
-        condition = users.c.id == int(id_or_username)
+    user_id = id_or_username if isinstance(id_or_username, int) else row_id(id_or_username)
+    if user_id is not None:
+        condition = users.c.id == user_id
     else:
-        condition = func.lower(users.c.username) == id_or_username.lower()
+        condition = func.lower(users.c.username) == lookup_text(str(id_or_username)).lower()
     row = (await conn.execute(select(users).where(condition))).first()
     return to_user(row) if row else None
 

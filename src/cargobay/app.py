@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api import errors
+from cargobay.api.account_entities import CARGOBAY_VERSION
 from cargobay.api.fastlane import FastLane
 from cargobay.api.routes import routes
 from cargobay.auth.throttle import FailedAuthBan, FailedAuthThrottle
@@ -25,27 +26,33 @@ from cargobay.web.app import WebInterface
 from cargobay.web.app import build as build_web
 
 SECURITY_HEADERS = [(b"x-frame-options", b"SAMEORIGIN"), (b"x-content-type-options", b"nosniff")]
+# On every answer, so that a client can tell Cargobay from GitLab (docs/extensions.md).
+VERSION_HEADER = (b"x-cargobay-version", CARGOBAY_VERSION.encode())
 
 
 class RawPathRouting:
     """Route /api/ requests on the undecoded path, so ``group%2Fproject`` is one ``:id``
     and ``my-package%2f..`` reaches the validator instead of splitting the route. Adds
-    GitLab's API security headers to every API response."""
+    GitLab's API security headers to every API response, and X-Cargobay-Version to
+    every response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith("/api/"):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        raw = scope.get("raw_path")
-        if raw:
-            scope = dict(scope, path=raw.decode("latin-1").partition("?")[0])
+        extra = [VERSION_HEADER]
+        if scope["path"].startswith("/api/"):
+            extra += SECURITY_HEADERS
+            raw = scope.get("raw_path")
+            if raw:
+                scope = dict(scope, path=raw.decode("latin-1").partition("?")[0])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

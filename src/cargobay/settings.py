@@ -168,6 +168,15 @@ class Settings(BaseSettings):
             "connection closed; what it sent is discarded."
         ),
     )
+    verify_upload_checksums: bool = Field(
+        True,
+        description=(
+            "Check the checksums an upload's headers assert (X-Checksum-Sha256, "
+            "Content-MD5, Content-Digest...; docs/extensions.md) and refuse a body that "
+            "does not match them. false ignores them, as GitLab does: for clients that "
+            "send stale headers."
+        ),
+    )
     max_file_size: int = Field(
         5 * GIB,
         ge=0,

@@ -26,6 +26,10 @@ from cargobay.services.namespaces import GroupView, ProjectView
 
 # GitLab release whose API behaviour Cargobay follows (spec §13); /version reports it.
 GITLAB_VERSION = "18.6.0"
+CARGOBAY_VERSION = installed_version("cargobay")
+# Cargobay's own extensions a client may use (docs/extensions.md), under "cargobay" in
+# GET /version; every answer also carries X-Cargobay-Version (app.py).
+EXTENSIONS = ("checksum-assert", "checksum-deploy", "conditional-put", "generic-delete")
 
 
 def _day(value: date | None) -> str | None:
@@ -327,7 +331,7 @@ def version() -> dict[str, Any]:
     """GET /version: the GitLab version we follow; the revision names our own release."""
     return {
         "version": GITLAB_VERSION,
-        "revision": f"cargobay-{installed_version('cargobay')}",
+        "revision": f"cargobay-{CARGOBAY_VERSION}",
         "kas": {
             "enabled": False,
             "externalUrl": None,
@@ -335,4 +339,5 @@ def version() -> dict[str, Any]:
             "version": None,
         },
         "enterprise": False,
+        "cargobay": {"version": CARGOBAY_VERSION, "features": list(EXTENSIONS)},
     }

@@ -34,6 +34,7 @@ from starlette.types import Receive, Scope, Send
 
 from cargobay.api.params import registry_of
 from cargobay.api.responses import json
+from cargobay.domain.checksums import repr_digest
 from cargobay.domain.models import PackageFile
 from cargobay.storage.blobs.base import BlobLocation, BlobMissing, Delivery, LocalFile, Redirect
 
@@ -51,6 +52,7 @@ def file_headers(file: PackageFile) -> dict[str, str]:
         "Content-Disposition": content_disposition(file.file_name),
         "Content-Transfer-Encoding": "binary",
         "X-Checksum-SHA256": file.file_sha256,
+        "Repr-Digest": repr_digest(file.file_sha256),  # RFC 9530, Cargobay's own
         "ETag": f'"{file.file_sha256}"',
         "Last-Modified": http_date(file.created_at.replace(microsecond=0)),
         "Cache-Control": "max-age=0, private, must-revalidate",

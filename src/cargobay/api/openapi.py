@@ -40,6 +40,13 @@ LIST_FILTERS = {
 }
 GENERIC = "/api/v4/projects/{id}/packages/generic/{package_name}/{package_version}/{file_path}"
 GENERIC_ALIAS = "/api/v4/projects/{id}/generic/{package_name}/{package_version}/{file_path}"
+VERSION = "/api/v4/projects/{id}/packages/generic/{package_name}/{package_version}"
+VERSION_ALIAS = "/api/v4/projects/{id}/generic/{package_name}/{package_version}"
+CHECKSUMS = (
+    " Cargobay also checks X-Checksum-Sha256/-Sha1/-Md5, X-Checksum, Content-MD5, "
+    "Content-Digest, Repr-Digest and Digest, and honours X-Checksum-Deploy, If-Match and "
+    "If-None-Match (docs/extensions.md)."
+)
 PACKAGE = "/api/v4/projects/{id}/packages/{package_id}"
 FILES = PACKAGE + "/package_files"
 CLEANUP = "/api/v4/projects/{id}/packages/cleanup_policy"
@@ -62,7 +69,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/-/readiness"): Op("Readiness probe, checks the database.", "health"),
     ("GET", "/api/v4/openapi.json"): Op("This document.", "meta"),
     ("PUT", GENERIC): Op(
-        "Publish a file; creates the package when needed. `file_path` may hold directories.",
+        "Publish a file; creates the package when needed. `file_path` may hold directories."
+        + CHECKSUMS,
         "generic packages",
         {"status": "default or hidden.", "select": "package_file: answer 200 with the file."},
         body="The file's bytes.",
@@ -81,6 +89,25 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", GENERIC_ALIAS): Op(
         "Alias of the download route (GitLab 13.5 docs).", "generic packages"
+    ),
+    ("DELETE", GENERIC): Op(
+        "Cargobay: delete every live file with this name (Maintainer; the last file takes "
+        "the version with it). If-Match on the newest file's ETag.",
+        "generic packages",
+        success=204,
+    ),
+    ("DELETE", GENERIC_ALIAS): Op(
+        "Alias of the file delete route.", "generic packages", success=204
+    ),
+    ("GET", VERSION): Op(
+        "Cargobay: the package version with the newest file of each name.", "generic packages"
+    ),
+    ("DELETE", VERSION): Op(
+        "Cargobay: delete the package version (Maintainer).", "generic packages", success=204
+    ),
+    ("GET", VERSION_ALIAS): Op("Alias of the version route.", "generic packages"),
+    ("DELETE", VERSION_ALIAS): Op(
+        "Alias of the version delete route.", "generic packages", success=204
     ),
     ("GET", "/api/v4/projects/{id}/packages"): Op(
         "List a project's packages.", "packages", LIST_FILTERS

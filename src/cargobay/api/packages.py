@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import orjson
 from starlette.requests import Request
@@ -17,6 +15,7 @@ from cargobay.api.pagination import Page, base_url, paginated, parse_page
 from cargobay.api.params import (
     check_values,
     client_address,
+    if_unmodified_since,
     path_id,
     path_value,
     principal_of,
@@ -243,19 +242,6 @@ async def package_pipelines(request: Request) -> Response:
     return json(items, headers=headers)
 
 
-def _if_unmodified_since(request: Request) -> datetime | None:
-    value = request.headers.get("if-unmodified-since")
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
-    return parsed
-
-
 async def delete_package(request: Request) -> Response:
     principal = await principal_of(request, generic=False)
     [package_id] = _ids(request, "package_id")
@@ -264,7 +250,7 @@ async def delete_package(request: Request) -> Response:
         principal,
         path_value(request, "id"),
         package_id,
-        _if_unmodified_since(request),
+        if_unmodified_since(request),
         client_address(request),
     )
     return Response(status_code=204)
@@ -308,7 +294,7 @@ async def delete_file(request: Request) -> Response:
         path_value(request, "id"),
         package_id,
         file_id,
-        _if_unmodified_since(request),
+        if_unmodified_since(request),
         client_address(request),
     )
     return Response(status_code=204)

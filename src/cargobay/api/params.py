@@ -3,6 +3,8 @@ path, credentials resolved before parameters are validated, Grape-shaped 400 bod
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from starlette.requests import Request
@@ -99,3 +101,18 @@ def check_values(
 def client_address(request: Request) -> str | None:
     """The caller's address as the server saw it (for the audit log)."""
     return request.client.host if request.client else None
+
+
+def if_unmodified_since(request: Request) -> datetime | None:
+    """``If-Unmodified-Since`` as naive UTC; None when absent or unreadable (ignored,
+    as RFC 9110 says and GitLab does)."""
+    value = request.headers.get("if-unmodified-since")
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+    return parsed

@@ -17,6 +17,8 @@ from cargobay.api import admin, audit, features, generic, health, openapi, packa
 from cargobay.api.responses import json
 
 GENERIC_FILE = "{package_name}/{package_version}/{file_path:path}"
+GENERIC_VERSION = "{package_name}/{package_version}"
+GENERIC_ROOTS = ("/api/v4/projects/{id}/packages/generic", "/api/v4/projects/{id}/generic")
 POLICIES = "/api/v4/projects/{id}/packages"
 RULE = f"{POLICIES}/protection/rules/{{package_protection_rule_id}}"
 
@@ -32,18 +34,20 @@ routes: list[BaseRoute] = [
     Route("/-/liveness", health.liveness),
     Route("/-/readiness", health.readiness),
     Route("/api/v4/openapi.json", openapi.serve),
-    # spec §1 G1/G2
-    Route(
-        f"/api/v4/projects/{{id}}/packages/generic/{GENERIC_FILE}", generic.upload, methods=["PUT"]
+    # spec §1 G1/G2, and under the GitLab 13.5 docs' example path, without /packages/
+    # (spec §0); with Cargobay's own DELETE of a file and its version resource
+    # (docs/extensions.md), which GitLab does not route.
+    *(
+        Route(f"{generic_root}/{path}", endpoint, methods=[method])
+        for generic_root in GENERIC_ROOTS
+        for path, endpoint, method in (
+            (GENERIC_FILE, generic.upload, "PUT"),
+            (GENERIC_FILE, generic.download, "GET"),
+            (GENERIC_FILE, generic.delete_file, "DELETE"),
+            (GENERIC_VERSION, generic.get_version, "GET"),
+            (GENERIC_VERSION, generic.delete_version, "DELETE"),
+        )
     ),
-    Route(
-        f"/api/v4/projects/{{id}}/packages/generic/{GENERIC_FILE}",
-        generic.download,
-        methods=["GET"],
-    ),
-    # The GitLab 13.5 docs' example path, without /packages/ (spec §0)
-    Route(f"/api/v4/projects/{{id}}/generic/{GENERIC_FILE}", generic.upload, methods=["PUT"]),
-    Route(f"/api/v4/projects/{{id}}/generic/{GENERIC_FILE}", generic.download, methods=["GET"]),
     # Registry policies (issue 4, docs/policies.md). Before the Packages API routes:
     # `/packages/cleanup_policy` would otherwise match `/packages/{package_id}`.
     Route(f"{POLICIES}/cleanup_policy", policies.get_cleanup_policy, methods=["GET"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -136,6 +137,16 @@ class PackageFile:
     # Where the blob store keeps the bytes, when it cannot derive that from the sha256
     # (set by the queries that resolve a download).
     blob_key: str | None = None
+
+
+def newest_per_name(files: Iterable[PackageFile]) -> list[PackageFile]:
+    """The file each stored name serves (the newest of same-name uploads, spec §3 step
+    7), in name order."""
+    newest: dict[str, PackageFile] = {}
+    for file in files:
+        if file.file_name not in newest or file.id > newest[file.file_name].id:
+            newest[file.file_name] = file
+    return [newest[name] for name in sorted(newest)]
 
 
 def utcnow() -> datetime:

@@ -64,13 +64,7 @@ def parse_coordinates(package_name: str, version: str, path_and_file: str) -> Fi
     same file: the loop in the docs that downloads a whole package relies on it.
     """
     path, _, file_name = path_and_file.rpartition("/")
-    errors: list[str] = []
-    if len(package_name) > MAX_NAME_LENGTH or not PACKAGE_NAME.fullmatch(package_name):
-        errors.append("package_name is invalid")
-    elif not is_valid_file_path(package_name):
-        errors.append("package_name should be a valid file path")
-    if len(version) > MAX_NAME_LENGTH or not PACKAGE_VERSION.fullmatch(version):
-        errors.append("package_version is invalid")
+    errors = _version_errors(package_name, version)
     if path and (
         len(path_and_file) > MAX_PATH_LENGTH
         or not is_valid_file_path(path)
@@ -84,6 +78,26 @@ def parse_coordinates(package_name: str, version: str, path_and_file: str) -> Fi
     if errors:
         raise bad_params(*errors)
     return FileCoordinates(package_name, version, path or None, file_name)
+
+
+def parse_version(package_name: str, version: str) -> tuple[str, str]:
+    """The package name and version of a two-segment generic URL (Cargobay's version
+    resource, docs/extensions.md), validated as an upload validates them."""
+    errors = _version_errors(package_name, version)
+    if errors:
+        raise bad_params(*errors)
+    return package_name, version
+
+
+def _version_errors(package_name: str, version: str) -> list[str]:
+    errors: list[str] = []
+    if len(package_name) > MAX_NAME_LENGTH or not PACKAGE_NAME.fullmatch(package_name):
+        errors.append("package_name is invalid")
+    elif not is_valid_file_path(package_name):
+        errors.append("package_name should be a valid file path")
+    if len(version) > MAX_NAME_LENGTH or not PACKAGE_VERSION.fullmatch(version):
+        errors.append("package_version is invalid")
+    return errors
 
 
 # GitLab's namespace/project path rule (Gitlab::PathRegex): letters, digits, "_", "-", ".",

@@ -213,7 +213,7 @@ async def package_pipelines(
     return access, rows
 
 
-def _check_unmodified_since(updated_at: datetime, if_unmodified_since: datetime | None) -> None:
+def check_unmodified_since(updated_at: datetime, if_unmodified_since: datetime | None) -> None:
     """``If-Unmodified-Since`` earlier than the record's last change: 412 (GitLab's
     destroy_conditionally!)."""
     if if_unmodified_since is not None and if_unmodified_since < updated_at.replace(microsecond=0):
@@ -235,21 +235,57 @@ async def delete_package(
         _require(access.can.destroy_package)
         package = await _displayable_package(conn, access.project.id, package_id)
         await check_delete_protection(conn, principal, access, package.name)
-        _check_unmodified_since(package.updated_at, if_unmodified_since)
+        check_unmodified_since(package.updated_at, if_unmodified_since)
         now = utcnow()
         await package_sql.mark_package_pending(conn, package.id, now)
-        await audit.record(
-            conn,
-            audit.Actor(principal, ip_address),
-            audit.project_entity(access.project),
-            "package_deleted",
-            f"Deleted package {package.name} {package.version}",
-            target_type="Packages::Package",
-            target_id=package.id,
-            target_details=f"{package.name}/{package.version}",
-            details={"package_name": package.name, "package_version": package.version},
-            now=now,
-        )
+        await record_package_deleted(conn, audit.Actor(principal, ip_address), access, package, now)
+
+
+async def record_package_deleted(
+    conn: Connection,
+    actor: audit.Actor,
+    access: ProjectAccess,
+    package: Package,
+    now: datetime,
+    **details: str,
+) -> None:
+    """The audit event of a package delete; ``details``: extra keys (where it came from)."""
+    await audit.record(
+        conn,
+        actor,
+        audit.project_entity(access.project),
+        "package_deleted",
+        f"Deleted package {package.name} {package.version}",
+        target_type="Packages::Package",
+        target_id=package.id,
+        target_details=f"{package.name}/{package.version}",
+        details={"package_name": package.name, "package_version": package.version, **details},
+        now=now,
+    )
+
+
+async def record_file_deleted(
+    conn: Connection,
+    actor: audit.Actor,
+    access: ProjectAccess,
+    package: Package,
+    file: PackageFile,
+    now: datetime,
+    **details: str,
+) -> None:
+    """The audit event of a package file delete."""
+    await audit.record(
+        conn,
+        actor,
+        audit.project_entity(access.project),
+        "package_file_deleted",
+        f"Deleted {file.file_name} from package {package.name} {package.version}",
+        target_type="Packages::PackageFile",
+        target_id=file.id,
+        target_details=f"{package.name}/{package.version}/{file.file_name}",
+        details={"package_id": package.id, "file_name": file.file_name, **details},
+        now=now,
+    )
 
 
 async def list_files(
@@ -300,21 +336,11 @@ async def delete_file(
         _require(access.can.destroy_package)
         file = await _live_file(conn, package, file_id)
         await check_delete_protection(conn, principal, access, package.name)
-        _check_unmodified_since(file.updated_at, if_unmodified_since)
+        check_unmodified_since(file.updated_at, if_unmodified_since)
         now = utcnow()
         await package_sql.mark_file_pending(conn, file.id, now)
-        await audit.record(
-            conn,
-            audit.Actor(principal, ip_address),
-            audit.project_entity(access.project),
-            "package_file_deleted",
-            f"Deleted {file.file_name} from package {package.name} {package.version}",
-            target_type="Packages::PackageFile",
-            target_id=file.id,
-            target_details=f"{package.name}/{package.version}/{file.file_name}",
-            details={"package_id": package.id, "file_name": file.file_name},
-            now=now,
-        )
+        actor = audit.Actor(principal, ip_address)
+        await record_file_deleted(conn, actor, access, package, file, now)
 
 
 async def file_for_download(

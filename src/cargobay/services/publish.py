@@ -7,14 +7,18 @@ at once). The blob is durable before the transaction that references it commits.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from cargobay.auth.principal import Principal
+from cargobay.domain.checksums import NOTHING_ASSERTED, Asserted, ChecksumMismatch
 from cargobay.domain.duplicates import duplicate_allowed
 from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
 from cargobay.domain.names import FileCoordinates
-from cargobay.errors import CargobayError, bad_request
+from cargobay.domain.preconditions import UNCONDITIONAL, Preconditions
+from cargobay.errors import CargobayError, bad_params, bad_request, not_found
 from cargobay.services import audit
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
 from cargobay.services.protection import (
@@ -26,11 +30,16 @@ from cargobay.services.protection import (
 from cargobay.services.registry import Registry
 from cargobay.storage.blobs.base import StoredBlob
 from cargobay.storage.blobs.hashing import too_large
+from cargobay.storage.db import downloads, uploads
 from cargobay.storage.db import packages as package_sql
-from cargobay.storage.db import uploads
 from cargobay.storage.db.database import Connection
 
 DUPLICATE = "Duplicate package is not allowed"
+log = logging.getLogger("cargobay")
+
+# What the write transaction records the file's content as: the blob row (and the
+# storage key it holds, which may name an earlier copy of the same bytes).
+ClaimBlob = Callable[[Connection, datetime], Awaitable[tuple[StoredBlob, str | None]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +59,11 @@ async def publish_file(
     status: PackageStatus | None,
     content_length: int | None,
     ip_address: str | None = None,
+    asserted: Asserted = NOTHING_ASSERTED,
+    conditions: Preconditions = UNCONDITIONAL,
 ) -> Published:
+    """``asserted``: the digests the client's headers assert (checked before anything is
+    kept) or a checksum-deploy; ``conditions``: If-Match/If-None-Match on the file."""
     async with registry.db.read() as conn:
         access = await project_access(conn, principal, project_ref, registry.settings)
         if access is None:
@@ -68,23 +81,44 @@ async def publish_file(
     if limit and content_length is not None and content_length >= limit:
         raise too_large()
     _refuse(checks, where)
+    if conditions.present:
+        async with registry.db.read() as conn:
+            conditions.check(await _current_sha256(conn, project, where))
+    record = _Record(registry, principal, project, where, status, rule_level, conditions)
+    if asserted.deploy:
+        if content_length:
+            raise bad_params(DEPLOY_NEEDS_EMPTY_BODY)
+        async for chunk in body:
+            if chunk:
+                raise bad_params(DEPLOY_NEEDS_EMPTY_BODY)
+        sha256 = asserted.expected["sha256"]
+        published, _ = await record.write(_deployed(project, sha256, limit), ip_address, True)
+        return published
+
+    def verify(blob: StoredBlob) -> None:
+        wrong = asserted.mismatches({"sha256": blob.sha256, "sha1": blob.sha1, "md5": blob.md5})
+        if wrong:
+            raise ChecksumMismatch(wrong)
 
     admitted = registry.upload_slots.admit(body)
     try:
-        blob = await registry.blobs.put(admitted.chunks(), limit=limit)
+        blob = await registry.blobs.put(
+            admitted.chunks(), limit=limit, verify=verify if asserted.expected else None
+        )
+    except ChecksumMismatch as exc:
+        log.warning(
+            "upload refused, checksum mismatch: project %s, %s %s %s: %s",
+            project.id,
+            where.package_name,
+            where.package_version,
+            where.stored_name,
+            exc.body["checksums"],
+        )
+        raise
     finally:
         admitted.release()
     try:
-        published, kept_key = await _record(
-            registry,
-            principal,
-            project,
-            where,
-            blob,
-            status,
-            rule_level=rule_level,
-            ip_address=ip_address,
-        )
+        published, kept_key = await record.write(_uploaded(blob), ip_address, False)
     except CargobayError:
         # Refused after the body arrived (another upload won the duplicate race, a rule
         # appeared): the transaction rolled back, so no row will ever point at this copy.
@@ -94,6 +128,38 @@ async def publish_file(
     if kept_key != blob.key:
         await registry.blobs.discard(blob)  # the same content was stored before
     return published
+
+
+DEPLOY_NEEDS_EMPTY_BODY = "X-Checksum-Deploy needs an empty body"
+
+
+def _uploaded(blob: StoredBlob) -> ClaimBlob:
+    async def claim(conn: Connection, now: datetime) -> tuple[StoredBlob, str | None]:
+        return blob, await uploads.record_blob(conn, blob, now)
+
+    return claim
+
+
+def _deployed(project: Project, sha256: str, limit: int) -> ClaimBlob:
+    """Checksum-deploy: content the project already serves, or 404 so that the client
+    sends the body (§4.4)."""
+
+    async def claim(conn: Connection, now: datetime) -> tuple[StoredBlob, str | None]:
+        blob = await uploads.readable_blob(conn, project.id, sha256)
+        if blob is None:
+            raise not_found("Checksum Not Found")
+        if limit and blob.size >= limit:
+            raise too_large()
+        return blob, blob.key
+
+    return claim
+
+
+async def _current_sha256(conn: Connection, project: Project, where: FileCoordinates) -> str | None:
+    found = await downloads.find_download(
+        conn, project.id, where.package_name, where.package_version, where.stored_name
+    )
+    return None if found is None else found[1].file_sha256
 
 
 async def _checks(
@@ -124,62 +190,72 @@ def _refuse(checks: uploads.UploadChecks, where: FileCoordinates) -> None:
         raise bad_request(DUPLICATE)
 
 
-async def _record(
-    registry: Registry,
-    principal: Principal,
-    project: Project,
-    where: FileCoordinates,
-    blob: StoredBlob,
-    status: PackageStatus | None,
-    *,
-    rule_level: int,
-    ip_address: str | None,
-) -> tuple[Published, str | None]:
-    now = utcnow()
-    pipeline_id = principal.job.pipeline_id if principal.job else None
-    async with registry.db.write() as conn:
-        kept_key = await uploads.record_blob(conn, blob, now)
-        package, created = await uploads.live_package(
-            conn,
-            project_id=project.id,
-            name=where.package_name,
-            version=where.package_version,
-            status=status or PackageStatus.default,
-            creator_id=principal.user.id if principal.user else None,
-            now=now,
-        )
-        # Checked again under the write lock: another upload may have won meanwhile, or
-        # a protection rule been created while the body streamed in.
-        _refuse(await _checks(conn, project, where, rule_level), where)
-        if status is not None and status != package.status and not created:
-            await package_sql.set_package_status(conn, package.id, status, now)
-        if pipeline_id is not None:
-            await package_sql.add_build_info(conn, package.id, pipeline_id)
-        file = await uploads.insert_file(
-            conn,
-            package_id=package.id,
-            stored_name=where.stored_name,
-            blob=blob,
-            pipeline_id=pipeline_id,
-            now=now,
-        )
-        await audit.record(
-            conn,
-            audit.Actor(principal, ip_address),
-            audit.project_entity(project),
-            "package_published",
-            f"Published {where.stored_name} to {where.package_name} {where.package_version}",
-            target_type="Packages::PackageFile",
-            target_id=file.id,
-            target_details=f"{where.package_name}/{where.package_version}/{where.stored_name}",
-            details={
+@dataclass(frozen=True, slots=True)
+class _Record:
+    """The write transaction of one upload, with what it re-checks under the lock."""
+
+    registry: Registry
+    principal: Principal
+    project: Project
+    where: FileCoordinates
+    status: PackageStatus | None
+    rule_level: int
+    conditions: Preconditions
+
+    async def write(
+        self, claim: ClaimBlob, ip_address: str | None, deployed: bool
+    ) -> tuple[Published, str | None]:
+        principal, project, where, status = self.principal, self.project, self.where, self.status
+        now = utcnow()
+        pipeline_id = principal.job.pipeline_id if principal.job else None
+        async with self.registry.db.write() as conn:
+            blob, kept_key = await claim(conn, now)
+            package, created = await uploads.live_package(
+                conn,
+                project_id=project.id,
+                name=where.package_name,
+                version=where.package_version,
+                status=status or PackageStatus.default,
+                creator_id=principal.user.id if principal.user else None,
+                now=now,
+            )
+            # Checked again under the write lock: another upload may have won meanwhile,
+            # or a protection rule been created while the body streamed in.
+            _refuse(await _checks(conn, project, where, self.rule_level), where)
+            if self.conditions.present:
+                self.conditions.check(await _current_sha256(conn, project, where))
+            if status is not None and status != package.status and not created:
+                await package_sql.set_package_status(conn, package.id, status, now)
+            if pipeline_id is not None:
+                await package_sql.add_build_info(conn, package.id, pipeline_id)
+            file = await uploads.insert_file(
+                conn,
+                package_id=package.id,
+                stored_name=where.stored_name,
+                blob=blob,
+                pipeline_id=pipeline_id,
+                now=now,
+            )
+            details = {
                 "package_id": package.id,
                 "package_name": where.package_name,
                 "package_version": where.package_version,
                 "file_name": where.stored_name,
                 "size": file.size,
                 "file_sha256": file.file_sha256,
-            },
-            now=now,
-        )
-    return Published(file, project.id, created), kept_key
+            }
+            if deployed:
+                details["checksum_deploy"] = True
+            await audit.record(
+                conn,
+                audit.Actor(principal, ip_address),
+                audit.project_entity(project),
+                "package_published",
+                f"Published {where.stored_name} to {where.package_name} {where.package_version}",
+                target_type="Packages::PackageFile",
+                target_id=file.id,
+                target_details=f"{where.package_name}/{where.package_version}/{where.stored_name}",
+                details=details,
+                now=now,
+            )
+        return Published(file, project.id, created), kept_key

@@ -37,6 +37,10 @@ class BlobLocation:
     key: str | None = None
 
 
+# Checks a stored body's digests before it is kept (raises to refuse it).
+Verify = Callable[[StoredBlob], None]
+
+
 # How a blob reaches a downloader: a file the server sends zero-copy, a URL the client is
 # redirected to, or bytes the server streams. Handlers turn each into a response.
 
@@ -77,10 +81,15 @@ class Inventory:
 
 
 class BlobStore(Protocol):
-    async def put(self, chunks: AsyncIterator[bytes], *, limit: int) -> StoredBlob:
+    async def put(
+        self, chunks: AsyncIterator[bytes], *, limit: int, verify: Verify | None = None
+    ) -> StoredBlob:
         """Store a body. ``limit`` > 0 refuses a body of ``limit`` bytes or more
-        (raising the spec's "File is too large" 400) and stores nothing. A body that
-        fails mid-way (client gone, store error) leaves nothing behind either."""
+        (raising the spec's "File is too large" 400) and stores nothing. ``verify`` gets
+        the digests once the last byte is in, before the blob is made durable; what it
+        raises refuses the body, which leaves nothing (temp file removed, multipart
+        upload aborted). A body that fails mid-way (client gone, store error) leaves
+        nothing behind either."""
         ...
 
     async def discard(self, blob: StoredBlob) -> None:

@@ -36,6 +36,7 @@ async def hash_stream(
     *,
     limit: int,
     chunk_size: int,
+    verify: Callable[[StoredBlob], None] | None = None,
     finish: Callable[[StoredBlob], None] | None = None,
 ) -> StoredBlob:
     """Feed every byte of ``chunks`` to ``sink`` (called in a worker thread, in order,
@@ -43,8 +44,10 @@ async def hash_stream(
     chunks are handed over as they are: immutable bytes, so nothing is copied (a copy of
     each MiB cost more than hashing it). ``limit`` > 0: a body of ``limit`` bytes or
     more raises the spec's 400 "File is too large" as soon as the count reaches it.
-    ``finish`` runs on the worker thread of the last step, with the digests: a small
-    body is then hashed, written and made durable in one thread hop."""
+    ``verify`` sees the digests first and may refuse the body by raising (a checksum
+    the client asserted): the store then keeps nothing. ``finish`` runs on the worker
+    thread of the last step, with the digests: a small body is then hashed, written and
+    made durable in one thread hop."""
     md5 = hashlib.md5(usedforsecurity=False)
     sha1 = hashlib.sha1(usedforsecurity=False)
     sha256 = hashlib.sha256()
@@ -79,6 +82,8 @@ async def hash_stream(
             if parts:
                 step(parts)
             blob = StoredBlob(sha256.hexdigest(), sha1.hexdigest(), md5.hexdigest(), size)
+            if verify is not None:
+                verify(blob)
             if finish is not None:
                 finish(blob)
             return blob

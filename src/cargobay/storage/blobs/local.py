@@ -26,6 +26,7 @@ from cargobay.storage.blobs.base import (
     Inventory,
     LocalFile,
     StoredBlob,
+    Verify,
 )
 from cargobay.storage.blobs.hashing import hash_stream
 
@@ -94,7 +95,9 @@ class LocalBlobStore:
     async def close(self) -> None:
         return None
 
-    async def put(self, chunks: AsyncIterator[bytes], *, limit: int) -> StoredBlob:
+    async def put(
+        self, chunks: AsyncIterator[bytes], *, limit: int, verify: Verify | None = None
+    ) -> StoredBlob:
         temp = self.tmp / f"upload-{secrets.token_hex(12)}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
         flusher = _Flusher(fd)
@@ -113,7 +116,12 @@ class LocalBlobStore:
         try:
             try:
                 blob = await hash_stream(
-                    chunks, write_all, limit=limit, chunk_size=self.chunk_size, finish=durable
+                    chunks,
+                    write_all,
+                    limit=limit,
+                    chunk_size=self.chunk_size,
+                    verify=verify,
+                    finish=durable,
                 )
             finally:
                 if flusher.busy:  # an upload that failed midway

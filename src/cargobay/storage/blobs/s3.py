@@ -39,6 +39,7 @@ from cargobay.storage.blobs.base import (
     Redirect,
     StoredBlob,
     Streamed,
+    Verify,
 )
 from cargobay.storage.blobs.hashing import hash_stream
 from cargobay.storage.blobs.s3_parts import (
@@ -138,8 +139,10 @@ class S3BlobStore:
 
     # ------------------------------------------------------------------ writes
 
-    async def put(self, chunks: AsyncIterator[bytes], *, limit: int) -> StoredBlob:
-        return await self.put_at(self.new_key(), chunks, limit=limit)
+    async def put(
+        self, chunks: AsyncIterator[bytes], *, limit: int, verify: Verify | None = None
+    ) -> StoredBlob:
+        return await self.put_at(self.new_key(), chunks, limit=limit, verify=verify)
 
     async def put_at(
         self,
@@ -147,17 +150,25 @@ class S3BlobStore:
         chunks: AsyncIterator[bytes],
         *,
         limit: int = 0,
+        verify: Verify | None = None,
         expect_sha256: str | None = None,
     ) -> StoredBlob:
         """Store a body under ``key``. With ``expect_sha256`` (copying a blob in from
         another store), a body with another digest is not completed and raises
         BlobCorrupt; the digest is recorded in the object's metadata."""
         metadata = {"sha256": expect_sha256} if expect_sha256 else {}
-        writer = MultipartWriter(self, key, metadata)
-        try:
-            blob = await hash_stream(chunks, writer.write, limit=limit, chunk_size=self.chunk_size)
+
+        def check(blob: StoredBlob) -> None:
             if expect_sha256 is not None and blob.sha256 != expect_sha256:
                 raise BlobCorrupt(f"{key}: sha256 {blob.sha256}, expected {expect_sha256}")
+            if verify is not None:
+                verify(blob)
+
+        writer = MultipartWriter(self, key, metadata)
+        try:
+            blob = await hash_stream(
+                chunks, writer.write, limit=limit, chunk_size=self.chunk_size, verify=check
+            )
             await _thread(writer.finish)
         except BaseException:
             with anyio.CancelScope(shield=True):

@@ -154,6 +154,24 @@ async def mark_file_pending(conn: Connection, file_id: int, now: datetime) -> No
     )
 
 
+async def mark_files_named_pending(
+    conn: Connection, package_id: int, file_name: str, now: datetime
+) -> list[PackageFile]:
+    """Mark every live file of the package with this stored name for destruction; the
+    files marked."""
+    rows = await conn.execute(
+        update(package_files)
+        .where(
+            package_files.c.package_id == package_id,
+            package_files.c.file_name == file_name,
+            package_files.c.status == FileStatus.default,
+        )
+        .values(status=FileStatus.pending_destruction, updated_at=now)
+        .returning(*package_files.c)
+    )
+    return sorted((to_file(r) for r in rows), key=lambda f: f.id)
+
+
 # ---------------------------------------------------------------- for the web pages
 
 

@@ -10,6 +10,7 @@ compiled cache serves them from the second use on.
   exists with the namespace's duplicate settings. Run before the body, and again inside
   the write transaction (a rule or a file may have appeared while the body streamed).
 - The record: the blob row, the package (found or created, and locked), the file row.
+- ``readable_blob``: checksum-deploy's lookup, content already served in the project.
 """
 
 from __future__ import annotations
@@ -207,3 +208,32 @@ async def insert_file(
         "updated_at": now,
     }
     return to_file((await conn.execute(_INSERT_FILE, values)).one())
+
+
+# A blob a live file of a live package in the project serves, locked until the
+# transaction ends: the collector cannot drop its row before the new file references it,
+# and a row it dropped already is not found (SQLite's writers take turns anyway).
+_READABLE_BLOB = (
+    select(blobs)
+    .where(
+        blobs.c.sha256 == bindparam("sha256"),
+        exists().where(
+            package_files.c.file_sha256 == blobs.c.sha256,
+            package_files.c.status == int(FileStatus.default),
+            packages.c.id == package_files.c.package_id,
+            packages.c.project_id == bindparam("project_id"),
+            not_pending_destruction(packages),
+        ),
+    )
+    .with_for_update()
+)
+
+
+async def readable_blob(conn: Connection, project_id: int, sha256: str) -> StoredBlob | None:
+    """The stored blob with this sha256 if the project already serves it (checksum-deploy:
+    never content only another project holds, so the lookup tells nobody what exists
+    elsewhere on the server)."""
+    row = (await conn.execute(_READABLE_BLOB, {"sha256": sha256, "project_id": project_id})).first()
+    if row is None:
+        return None
+    return StoredBlob(row.sha256, row.sha1, row.md5, row.size, row.storage_key)

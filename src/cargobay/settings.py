@@ -168,6 +168,35 @@ class Settings(BaseSettings):
             "connection closed; what it sent is discarded."
         ),
     )
+    archive_max_files: int = Field(
+        10_000,
+        ge=0,
+        description=(
+            "Most files one package archive (~archive.zip, .tar, .tar.gz) may hold; more "
+            "answers 400 before the first byte. 0 means no limit."
+        ),
+    )
+    archive_max_bytes: int = Field(
+        0,
+        ge=0,
+        description="Most bytes of files one package archive may hold; 0 means no limit.",
+    )
+    archive_concurrency: int = Field(
+        4,
+        ge=1,
+        description=(
+            "Package archives one worker streams at once; one more answers 503 with Retry-After."
+        ),
+    )
+    archive_gzip_level: int = Field(
+        1,
+        ge=0,
+        le=9,
+        description=(
+            "gzip level of ~archive.tar.gz: 1 keeps a core free on large packages (most "
+            "release files are compressed already)."
+        ),
+    )
     verify_upload_checksums: bool = Field(
         True,
         description=(

@@ -29,7 +29,15 @@ GITLAB_VERSION = "18.6.0"
 CARGOBAY_VERSION = installed_version("cargobay")
 # Cargobay's own extensions a client may use (docs/extensions.md), under "cargobay" in
 # GET /version; every answer also carries X-Cargobay-Version (app.py).
-EXTENSIONS = ("checksum-assert", "checksum-deploy", "conditional-put", "generic-delete")
+EXTENSIONS = (
+    "checksum-assert",
+    "checksum-deploy",
+    "conditional-put",
+    "generic-delete",
+    "latest",
+    "archive",
+    "sha256sums",
+)
 
 
 def _day(value: date | None) -> str | None:

@@ -86,7 +86,7 @@ async def send_file(request: Request, file: PackageFile) -> Response:
             file_name=file.file_name,
             disposition=headers["Content-Disposition"],
         )
-        if _not_modified(request, headers["ETag"], file.created_at.replace(microsecond=0)):
+        if not_modified(request, headers["ETag"], file.created_at.replace(microsecond=0)):
             return Response(status_code=304, headers=headers)
         if request.method == "GET" and "range" not in request.headers:
             body = small_body(file, delivery)
@@ -148,7 +148,7 @@ def http_date(naive_utc: datetime) -> str:
     return format_datetime(naive_utc.replace(tzinfo=UTC), usegmt=True)
 
 
-def _not_modified(request: Request, etag: str, modified: datetime) -> bool:
+def not_modified(request: Request, etag: str, modified: datetime) -> bool:
     if_none_match = request.headers.get("if-none-match")
     if if_none_match is not None:
         tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

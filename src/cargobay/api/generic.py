@@ -4,12 +4,22 @@ sent: api/delivery.py; the one-statement lookup the download tries first: api/qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import quote
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from cargobay.api import serializers
 from cargobay.api.bodies import body_chunks
-from cargobay.api.delivery import send_file
+from cargobay.api.delivery import (
+    StreamedBlobResponse,
+    content_disposition,
+    http_date,
+    not_modified,
+    send_file,
+)
 from cargobay.api.pagination import base_url
 from cargobay.api.params import (
     check_values,
@@ -24,12 +34,16 @@ from cargobay.api.responses import json
 from cargobay.api.serializers import package_file, package_file_record
 from cargobay.auth.authenticate import unauthorized
 from cargobay.auth.principal import Principal
+from cargobay.domain import archives
+from cargobay.domain.archives import FILE_KEYWORDS
 from cargobay.domain.checksums import WANT_DIGEST, read_assertions, repr_digest
 from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import PackageStatus
 from cargobay.domain.names import FileCoordinates, parse_coordinates, parse_version
 from cargobay.domain.preconditions import Preconditions
+from cargobay.domain.versions import KEYWORDS
 from cargobay.errors import CargobayError, bad_params
+from cargobay.services import archives as archive_service
 from cargobay.services import generic_url
 from cargobay.services.download import resolve_download
 from cargobay.services.publish import publish_file
@@ -92,8 +106,11 @@ async def upload(request: Request) -> Response:
 
 
 async def download(request: Request) -> Response:
-    if not path_value(request, "file_path"):
+    file_path = path_value(request, "file_path")
+    if not file_path:
         return await get_version(request)  # …/:version/ is the version itself
+    if file_path in FILE_KEYWORDS or path_value(request, "package_version") in KEYWORDS:
+        return await _download_extension(request, file_path)
     registry = registry_of(request)
     # The one-statement path first (services/download.py); None sends the request the
     # general way, which authenticates before it validates.
@@ -138,16 +155,132 @@ async def delete_file(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def _version(request: Request) -> tuple[str, str]:
-    return parse_version(
-        path_value(request, "package_name"), path_value(request, "package_version")
+def _version(request: Request, *, keywords: bool = False) -> tuple[str, str]:
+    name, version = path_value(request, "package_name"), path_value(request, "package_version")
+    return parse_version(name, version, keywords=keywords)
+
+
+async def _download_extension(request: Request, file_path: str) -> Response:
+    """GET or HEAD of ``~latest``/``~newest`` in the version position, or of a
+    ``~archive.*``/``~sha256sums`` keyword as the file (docs/extensions.md)."""
+    principal = await principal_of(request, generic=True)
+    if file_path in FILE_KEYWORDS:
+        name, version = _version(request, keywords=True)
+        ref = path_value(request, "id")
+        return await archive_response(request, principal, ref, name, version, file_path)
+    name, keyword = _version(request, keywords=True)
+    where = _coordinates_in(request, "0")  # the file's name, validated before the lookup
+    registry = registry_of(request)
+    ref = path_value(request, "id")
+    version = await generic_url.resolve_version(registry, principal, ref, name, keyword)
+    where = FileCoordinates(name, version, where.path, where.file_name)
+    resolved = await resolve_download(
+        registry, principal, ref, where, allow_listing=where.stored_name == "files"
     )
+    if resolved.file is None:
+        response = json([package_file(f) for f in resolved.files])
+    else:
+        response = await send_file(request, resolved.file)
+    response.headers["Content-Location"] = _concrete(request, version)
+    response.headers["X-Cargobay-Version-Resolved"] = version
+    return response
+
+
+def _coordinates_in(request: Request, version: str) -> FileCoordinates:
+    try:
+        return parse_coordinates(
+            path_value(request, "package_name"), version, path_value(request, "file_path")
+        )
+    except CargobayError as exc:
+        raise bad_params(exc.body["error"]) from None
+
+
+def _concrete(request: Request, version: str) -> str:
+    """The request's own path with the concrete version in place of the keyword: the
+    immutable URL of what was served (RFC 9110 Content-Location)."""
+    raw = request.path_params  # undecoded (app.RawPathRouting)
+    path: str = request.scope["path"]
+    named = f"/{raw['package_name']}/{raw['package_version']}"
+    head = path[: path.index(named)]
+    tail = f"/{raw['file_path']}" if raw.get("file_path") else ""
+    return f"{head}/{raw['package_name']}/{quote(version)}{tail}"
+
+
+async def archive_response(
+    request: Request, principal: Principal, ref: str, name: str, version: str, keyword: str
+) -> Response:
+    """A ``~archive.*`` or ``~sha256sums`` of the version (the web's package page sends
+    the same): ``?path=`` and ``?prefix=`` from the query."""
+    under = archives.directory(request.query_params.get("path"), "path")
+    prefix = archives.directory(request.query_params.get("prefix"), "prefix")
+    registry = registry_of(request)
+    found = await archive_service.contents(
+        registry, principal, ref, name, version, under=under, prefix=prefix
+    )
+    concrete = found.package.version or version
+    if keyword == archives.SHA256SUMS:
+        kind, media_type, file_name = "sha256sums", "text/plain; charset=utf-8", None
+    else:
+        chosen = archives.FORMATS[keyword]
+        kind, media_type = chosen.kind, chosen.media_type
+        file_name = f"{name}-{concrete}.{chosen.extension}"
+    etag = archives.etag(kind, found.members)
+    modified = found.last_modified.replace(microsecond=0)
+    headers = {
+        "ETag": etag,
+        "Last-Modified": http_date(modified),
+        "Cache-Control": "max-age=0, private, must-revalidate",
+        "Content-Type": media_type,
+    }
+    if file_name is not None:
+        headers["Content-Disposition"] = content_disposition(file_name)
+    if version in KEYWORDS and "package_version" in request.path_params:
+        headers["Content-Location"] = _concrete(request, concrete)
+        headers["X-Cargobay-Version-Resolved"] = concrete
+    if not_modified(request, etag, modified):
+        return Response(status_code=304, headers=headers)
+    if kind == "sha256sums":
+        return Response(archives.sha256sums(found.members), headers=headers)
+    label = f"{name} {concrete} ({kind})"
+    if kind == "tar":
+        read = archive_service.tar_reader(registry.blobs, found.members)
+        length = archives.tar_length(found.members)
+        response: Response = StreamedBlobResponse(read, length, headers, label=label)
+        response.media_type = media_type
+    elif request.method == "HEAD":
+        return Response(headers=headers)  # streamed: the length is not known up front
+    else:
+        if kind == "zip":
+            body = archive_service.zip_stream(registry.blobs, found.members)
+        else:
+            level = registry.settings.archive_gzip_level
+            body = archive_service.tar_gz(registry.blobs, found.members, level)
+        response = StreamingResponse(archive_service.logged(body, label), headers=headers)
+    return _Holding(response, registry.archive_slots.take())
+
+
+class _Holding(Response):
+    """A response that gives its archive slot back once it is sent (or cut short)."""
+
+    def __init__(self, inner: Response, release: Callable[[], None]) -> None:
+        self.inner = inner
+        self.release = release
+        self.status_code = inner.status_code
+        self.background = None
+        self.raw_headers = inner.raw_headers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await self.inner(scope, receive, send)
+        finally:
+            self.release()
 
 
 async def get_version(request: Request) -> Response:
-    """GET …/:name/:version: the package, with the newest file of each name."""
+    """GET …/:name/:version (or ~latest): the package, with the newest file of each name."""
     principal = await principal_of(request, generic=True)
-    name, version = _version(request)
+    name, version = _version(request, keywords=True)
+
     found = await generic_url.get_version(
         registry_of(request), principal, path_value(request, "id"), name, version
     )
@@ -159,7 +292,10 @@ async def get_version(request: Request) -> Response:
         last_pipeline=found.pipeline,
     )
     entity["files"] = [package_file(f) for f in found.files]
-    return json(entity)
+    response = json(entity)
+    if version in KEYWORDS:
+        response.headers["Content-Location"] = _concrete(request, found.package.version or "")
+    return response
 
 
 async def delete_version(request: Request) -> Response:

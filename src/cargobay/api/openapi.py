@@ -78,7 +78,9 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", GENERIC): Op(
         "Download the newest file with this name (also HEAD, Range, conditional requests). "
-        "`.../files` lists the package's files unless one is named `files`.",
+        "`.../files` lists the package's files unless one is named `files`. Cargobay: "
+        "`~latest`/`~newest` as the version, `~archive.zip`, `~archive.tar`, "
+        "`~archive.tar.gz` or `~sha256sums` as the file (docs/extensions.md).",
         "generic packages",
     ),
     ("PUT", GENERIC_ALIAS): Op(

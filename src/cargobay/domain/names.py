@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from cargobay.domain.versions import KEYWORDS
 from cargobay.errors import bad_params
 
 # §4.1 generic_package_name_regex (= maven_file_name_regex)
@@ -80,10 +81,11 @@ def parse_coordinates(package_name: str, version: str, path_and_file: str) -> Fi
     return FileCoordinates(package_name, version, path or None, file_name)
 
 
-def parse_version(package_name: str, version: str) -> tuple[str, str]:
+def parse_version(package_name: str, version: str, *, keywords: bool = False) -> tuple[str, str]:
     """The package name and version of a two-segment generic URL (Cargobay's version
-    resource, docs/extensions.md), validated as an upload validates them."""
-    errors = _version_errors(package_name, version)
+    resource, docs/extensions.md), validated as an upload validates them; ``keywords``:
+    ``~latest`` and ``~newest`` are versions too (GET only)."""
+    errors = _version_errors(package_name, "0" if keywords and version in KEYWORDS else version)
     if errors:
         raise bad_params(*errors)
     return package_name, version

@@ -1,4 +1,5 @@
-"""Which upload bodies a worker process receives at once.
+"""Which upload bodies a worker process receives at once, and how many package archives
+it streams at once (``ArchiveSlots``, at the end).
 
 Each upload being received holds up to two ``upload_chunk_size`` buffers in the process
 (more on S3: the parts in flight), so their number is bounded by ``concurrent_uploads``:
@@ -20,7 +21,7 @@ waiting without end; one whose client sends nothing at all is ended by the idle 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from cargobay.errors import unavailable
 
@@ -94,3 +95,27 @@ class Admitted:
             self._held = False
             self._slots.in_use -= 1
             self._slots._free.release()
+
+
+class ArchiveSlots:
+    """Archives streaming at once in this process (settings.archive_concurrency): one
+    more answers 503 with Retry-After, as Artifactory's parallel folder downloads."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.busy = 0
+
+    def take(self) -> Callable[[], None]:
+        """A slot, or the 503; call what it returns once, when the archive is sent."""
+        if self.busy >= self.count:
+            raise unavailable("Too many archives are being downloaded", retry_after=5)
+        self.busy += 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.busy -= 1
+
+        return release

@@ -3,12 +3,14 @@ GR1; statuses §10; listing §11)."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from cargobay.auth.principal import Principal
+from cargobay.domain import versions
 from cargobay.domain.models import (
     DETAILED,
     Package,
@@ -70,6 +72,20 @@ async def api_project(
     return access
 
 
+async def _keyword_filter(
+    conn: Connection, project_ids: Sequence[int], where: listing.PackageFilter
+) -> listing.PackageFilter:
+    """``package_version=~latest`` (or ``~newest``, Cargobay's own): the version each
+    matching package name resolves to, as on the generic URL (domain/versions.py)."""
+    if where.package_version not in versions.KEYWORDS:
+        return where
+    by_name: dict[tuple[int, str], list[tuple[int, str]]] = defaultdict(list)
+    for row in await listing.version_candidates(conn, project_ids, where):
+        by_name[(row.project_id, row.name)].append((row.id, row.version))
+    chosen = [versions.resolve(where.package_version, found) for found in by_name.values()]
+    return replace(where, package_version=None, package_ids=[c for c in chosen if c is not None])
+
+
 def _require(allowed: bool) -> None:
     if not allowed:
         raise forbidden()
@@ -100,6 +116,7 @@ async def list_project_packages(
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
         _refuse(invalid)
+        where = await _keyword_filter(conn, [access.project.id], where)
         rows, total, has_next = await listing.packages_page(
             conn,
             [access.project.id],
@@ -147,6 +164,7 @@ async def list_group_packages(
             if abilities[p.id].read_package
             and (not exclude_subgroups or p.namespace_id == group.id)
         ]
+        where = await _keyword_filter(conn, readable, where)
         rows, total, has_next = await listing.packages_page(
             conn,
             readable,

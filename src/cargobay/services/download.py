@@ -68,7 +68,7 @@ async def resolve_download(
                 raise not_found("Not found")
             package = listed
             files = await package_sql.live_files(conn, package.id)
-    await _note_download(registry, package.id, package.last_downloaded_at, utcnow())
+    await note_download(registry, package.id, package.last_downloaded_at, utcnow())
     return Resolved(package, file, files)
 
 
@@ -108,11 +108,11 @@ async def quick_download(
     )
     if not (can.read_project and can.read_package and generic_on(facts.project.generic_gate)):
         return None
-    await _note_download(registry, facts.package_id, facts.last_downloaded_at, now)
+    await note_download(registry, facts.package_id, facts.last_downloaded_at, now)
     return facts.file
 
 
-async def _note_download(
+async def note_download(
     registry: Registry, package_id: int, last_downloaded_at: datetime | None, now: datetime
 ) -> None:
     """Set the package's last_downloaded_at, at most once a minute. Of the concurrent

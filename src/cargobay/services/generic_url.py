@@ -1,5 +1,6 @@
 """Cargobay's own use cases on the generic URL (docs/extensions.md): the version resource
-``…/generic/:name/:version`` (GET as JSON, DELETE) and DELETE of a file by its URL.
+``…/generic/:name/:version`` (GET as JSON, DELETE), DELETE of a file by its URL, and
+``~latest``/``~newest`` in the version position of a GET.
 
 GitLab serves neither (a two-segment generic URL is a 404 route there, and the file URL
 knows only PUT and GET), so no GitLab client sees them. Deletes take the Packages API's
@@ -14,9 +15,11 @@ from datetime import datetime
 from typing import Any
 
 from cargobay.auth.principal import Principal
+from cargobay.domain import versions
 from cargobay.domain.models import Package, PackageFile, newest_per_name, utcnow
 from cargobay.domain.names import FileCoordinates
 from cargobay.domain.preconditions import UNCONDITIONAL, Preconditions
+from cargobay.domain.versions import KEYWORDS
 from cargobay.errors import not_found
 from cargobay.services import audit
 from cargobay.services.access import (
@@ -50,10 +53,10 @@ async def get_version(
 ) -> Version:
     """The version as a download finds it: hidden ones too, when named exactly."""
     async with registry.db.read() as conn:
-        access = await _generic_access(conn, registry, principal, ref)
+        access = await generic_access(conn, registry, principal, ref)
         if not access.can.read_package:
             raise generic_forbidden(principal)
-        package = await _package(conn, access, name, version)
+        package = await package_named(conn, access, name, version)
         files = newest_per_name(await package_sql.live_files(conn, package.id))
         pipelines = await listing.last_pipelines(conn, [package.id])
     return Version(access, package, files, pipelines.get(package.id))
@@ -72,7 +75,7 @@ async def delete_version(
     """The Packages API's package delete, by name and version."""
     async with registry.db.write() as conn:
         access = await _destroyable(conn, registry, principal, ref)
-        package = await _package(conn, access, name, version)
+        package = await package_named(conn, access, name, version)
         await check_delete_protection(conn, principal, access, package.name)
         check_unmodified_since(package.updated_at, if_unmodified_since)
         now = utcnow()
@@ -120,7 +123,7 @@ async def delete_file(
 VIA = "generic_url"
 
 
-async def _generic_access(
+async def generic_access(
     conn: Connection, registry: Registry, principal: Principal, ref: str
 ) -> ProjectAccess:
     """The project as the generic route sees it (spec §3 steps 4-5)."""
@@ -135,13 +138,36 @@ async def _generic_access(
 async def _destroyable(
     conn: Connection, registry: Registry, principal: Principal, ref: str
 ) -> ProjectAccess:
-    access = await _generic_access(conn, registry, principal, ref)
+    access = await generic_access(conn, registry, principal, ref)
     if not access.can.destroy_package:
         raise generic_forbidden(principal)
     return access
 
 
-async def _package(conn: Connection, access: ProjectAccess, name: str, version: str) -> Package:
+async def resolve_version(
+    registry: Registry, principal: Principal, ref: str, name: str, version: str
+) -> str:
+    """The concrete version a GET names (``~latest``, ``~newest`` or itself), for a caller
+    who may download from the project: 404 ``Version Not Found`` when no version fits."""
+    async with registry.db.read() as conn:
+        access = await generic_access(conn, registry, principal, ref)
+        if not access.can.read_package:
+            raise generic_forbidden(principal)
+        package = await package_named(conn, access, name, version)
+    return package.version or version
+
+
+async def package_named(
+    conn: Connection, access: ProjectAccess, name: str, version: str
+) -> Package:
+    """The package a download of ``name``/``version`` finds (installable statuses),
+    ``version`` may be ``~latest`` or ``~newest``. 404 when there is none."""
+    if version in KEYWORDS:
+        candidates = await package_sql.release_candidates(conn, access.project.id, name)
+        chosen = versions.resolve(version, candidates)
+        if chosen is None:
+            raise not_found("Version Not Found")
+        version = dict(candidates)[chosen]
     package = await package_sql.find_package(conn, access.project.id, name, version)
     if package is None:
         raise not_found("Not found")

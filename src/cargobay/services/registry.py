@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from cargobay.services.admission import UploadSlots
+from cargobay.services.admission import ArchiveSlots, UploadSlots
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobStore
 from cargobay.storage.blobs.local import LocalBlobStore
@@ -24,8 +24,11 @@ class Registry:
     download_marks: set[int] = field(default_factory=set)
     # Upload bodies being received at once (settings.concurrent_uploads).
     upload_slots: UploadSlots = field(init=False)
+    # Package archives being streamed at once (settings.archive_concurrency).
+    archive_slots: ArchiveSlots = field(init=False)
 
     def __post_init__(self) -> None:
+        self.archive_slots = ArchiveSlots(self.settings.archive_concurrency)
         self.upload_slots = UploadSlots(
             self.settings.concurrent_uploads,
             queue_seconds=self.settings.upload_queue_seconds,

@@ -22,7 +22,7 @@ NAME_SLOT = "@@NAME@@"
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    tool: str  # "curl", "wget" or "python-gitlab"
+    tool: str  # "curl", "wget" or "python-gitlab"; what it is for, for archives
     text: str
 
 
@@ -72,6 +72,23 @@ def download_commands(target: Target, stored_name: str) -> list[Command]:
             f"--package-version {shlex.quote(target.package_version)} "
             f"--file-name {shlex.quote(stored_name)} > {out}",
         ),
+    ]
+
+
+def archive_commands(target: Target) -> list[Command]:
+    """The whole package as one download (Cargobay's own ``~archive``), and the same
+    for whatever version ``~latest`` names when the command runs."""
+    latest = Target(target.base_url, target.project_id, target.package_name, "~latest")
+    return [
+        Command(
+            label,
+            f"curl --fail --header {TOKEN_HEADER} --output {shlex.quote(out)} "
+            f"{shlex.quote(of.package_url + '/~archive.tar.gz')}",
+        )
+        for label, of, out in (
+            ("this version", target, f"{target.package_name}-{target.package_version}.tar.gz"),
+            ("~latest", latest, f"{target.package_name}-latest.tar.gz"),
+        )
     ]
 
 

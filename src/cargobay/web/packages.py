@@ -10,9 +10,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.api.delivery import send_file
+from cargobay.api.generic import archive_response
+from cargobay.domain.archives import FILE_KEYWORDS
 from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
 from cargobay.domain.models import DETAILED, PackageStatus, PackageType
-from cargobay.errors import Forbidden, bad_params, forbidden
+from cargobay.errors import Forbidden, bad_params, forbidden, not_found
 from cargobay.services import browse, catalog
 from cargobay.services.access import ProjectAccess
 from cargobay.storage.db.listing import PackageFilter
@@ -284,8 +286,33 @@ async def package_page(request: Request) -> Response:
         files_has_next=files.has_next,
         pipelines=pipelines[:20],
         publish=commands.publish_commands(target),
+        archive=commands.archive_commands(target),
         token_variable=commands.TOKEN_VARIABLE,
         may_delete=detail.access.can.destroy_package and who.can_write,
+    )
+
+
+# The web's names for the archives: /-/packages/:id/archive.zip and so on.
+ARCHIVES = {keyword.removeprefix("~"): keyword for keyword in FILE_KEYWORDS}
+
+
+async def download_archive(request: Request) -> Response:
+    """The package as one archive, or its SHA256SUMS, with the visitor's session."""
+    keyword = ARCHIVES.get(request.path_params["archive"])
+    if keyword is None:
+        raise not_found()
+    who = await visitor(request)
+    detail = await catalog.get_package(
+        registry_of(request), who.principal, request.path_params["project"], _package_id(request)
+    )
+    package = detail.package
+    return await archive_response(
+        request,
+        who.principal,
+        str(detail.access.project.id),
+        package.name,
+        package.version or "",
+        keyword,
     )
 
 

@@ -60,6 +60,7 @@ routes: list[BaseRoute] = [
     Route(FILE + "/delete", packages.confirm_delete_file),
     post(FILE + "/delete", packages.delete_file),
     Route(FILE + "/download", packages.download_file),
+    Route(PACKAGE + "/{archive}", packages.download_archive),
     Route(SETTINGS, settings.project_settings),
     post(SETTINGS + "/access_level", settings.set_access_level),
     post(SETTINGS + "/cleanup", settings.set_cleanup_policy),

@@ -106,6 +106,12 @@ class BlobStore(Protocol):
         the bytes are gone or short."""
         ...
 
+    def read(self, location: BlobLocation, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        """Bytes [start, end) of a blob, in chunks of about a MiB, whatever the store's
+        delivery (archives, services/archives.py). Raises BlobMissing when the bytes are
+        gone or end early."""
+        ...
+
     async def size(self, location: BlobLocation) -> int | None:
         """The stored size, or None when the blob is missing."""
         ...

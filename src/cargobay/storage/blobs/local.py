@@ -12,7 +12,7 @@ import contextlib
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +71,27 @@ class LocalBlobStore:
         if stat.st_size != size:
             raise BlobMissing(f"{location.sha256}: {stat.st_size} bytes, expected {size}")
         return LocalFile(path, name, stat)
+
+    async def read(
+        self, location: BlobLocation, start: int, end: int
+    ) -> AsyncGenerator[bytes, None]:
+        path = self._blob_path(location.sha256)
+        try:
+            fd = await anyio.to_thread.run_sync(os.open, path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise BlobMissing(location.sha256) from None
+        try:
+            offset = start
+            while offset < end:
+                chunk = await anyio.to_thread.run_sync(
+                    os.pread, fd, min(self.chunk_size, end - offset), offset
+                )
+                if not chunk:
+                    raise BlobMissing(f"{location.sha256} ended {end - offset} bytes early")
+                offset += len(chunk)
+                yield chunk
+        finally:
+            os.close(fd)
 
     async def discard(self, blob: StoredBlob) -> None:
         # Content-addressed: another row may reference the same file. GC decides.

@@ -219,11 +219,16 @@ class S3BlobStore:
             return Redirect(url)
         return Streamed(lambda start, end: self._read(key, start, end, size))
 
-    async def _read(self, key: str, start: int, end: int, size: int) -> AsyncGenerator[bytes, None]:
+    def read(self, location: BlobLocation, start: int, end: int) -> AsyncGenerator[bytes, None]:
+        return self._read(self.key_of(location), start, end, None)
+
+    async def _read(
+        self, key: str, start: int, end: int, size: int | None
+    ) -> AsyncGenerator[bytes, None]:
         if start >= end:
             return
         options: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
-        if (start, end) != (0, size):
+        if start != 0 or end != size:
             options["Range"] = f"bytes={start}-{end - 1}"
         response = await _thread(lambda: self.client.get_object(**options))
         body = response["Body"]

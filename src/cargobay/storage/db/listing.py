@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -33,6 +33,7 @@ class PackageFilter:
     package_version: str | None = None
     status: PackageStatus | None = None
     include_versionless: bool = False
+    package_ids: Sequence[int] | None = None  # only these (what ~latest chose)
 
 
 def name_terms(query: str) -> list[str]:
@@ -75,7 +76,27 @@ def filtered_packages(
         query = query.where(packages.c.status.in_([int(s) for s in DISPLAYABLE]))
     if where.package_version is not None:
         query = query.where(packages.c.version == where.package_version)
+    if where.package_ids is not None:
+        query = query.where(packages.c.id.in_(where.package_ids))
     return query
+
+
+async def version_candidates(
+    conn: Connection, project_ids: Sequence[int], where: PackageFilter
+) -> list[Any]:
+    """(id, project_id, name, version) of the generic packages with status default that
+    match ``where``'s name filter: what ``package_version=~latest`` chooses from."""
+    chosen = replace(
+        where,
+        package_type=PackageType.generic,
+        package_version=None,
+        status=PackageStatus.default,
+        package_ids=None,
+    )
+    query = filtered_packages(project_ids, chosen, conn.dialect.name).with_only_columns(
+        packages.c.id, packages.c.project_id, packages.c.name, packages.c.version
+    )
+    return list(await conn.execute(query))
 
 
 ORDER_COLUMNS = {

@@ -66,9 +66,25 @@ async def find_package(
     return to_package(row) if row else None
 
 
-async def live_files(conn: Connection, package_id: int) -> list[PackageFile]:
+async def release_candidates(conn: Connection, project_id: int, name: str) -> list[tuple[int, str]]:
+    """(id, version) of the packages ``~latest`` and ``~newest`` choose from: generic,
+    this exact name, status default (hidden, deprecated and the rest never)."""
     rows = await conn.execute(
-        select(package_files)
+        select(packages.c.id, packages.c.version).where(
+            packages.c.project_id == project_id,
+            packages.c.package_type == PackageType.generic,
+            packages.c.name == name,
+            packages.c.status == PackageStatus.default,
+        )
+    )
+    return [(row.id, row.version) for row in rows]
+
+
+async def live_files(conn: Connection, package_id: int) -> list[PackageFile]:
+    """The package's servable files, oldest first, with their blobs' storage keys."""
+    rows = await conn.execute(
+        select(package_files, blobs.c.storage_key)
+        .join(blobs, blobs.c.sha256 == package_files.c.file_sha256)
         .where(
             package_files.c.package_id == package_id, package_files.c.status == FileStatus.default
         )

@@ -181,6 +181,9 @@ class Metrics:
             self.download_delegated_bytes.labels(delivery)
         for result in UPLOAD_RESULTS:
             self.uploads.labels(result)
+        for result in ("success", "failed"):  # present at 0 before the first run
+            self.gc_runs.labels(result)
+            self.cleanup_runs.labels(result)
         self._inventory: tuple[float, Inventory] | None = None
 
     def uploaded(self, store: str, result: str, size: int, seconds: float) -> None:

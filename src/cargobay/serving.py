@@ -60,9 +60,27 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def metrics_environment(workers: int, environ: dict[str, str]) -> dict[str, str]:
+    """The environment of the workers, for their metrics (services/metrics.py): with
+    several, prometheus-client's multiprocess mode in an emptied directory, which each
+    worker reads at import (beyond-gitlab §6.3); with one, the values stay in it."""
+    from cargobay.services.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+    from cargobay.settings import Settings
+
+    environ = dict(environ)
+    environ.pop(MULTIPROC_ENV, None)
+    settings = Settings()
+    if workers > 1 and settings.metrics_enabled:
+        path = (settings.metrics_dir or settings.data_dir / "tmp" / "metrics").resolve()
+        prepare_multiprocess_dir(str(path))
+        environ[MULTIPROC_ENV] = str(path)
+    return environ
+
+
 def exec_server(host: str, port: int, workers: int) -> NoReturn:
     argv = [sys.executable, "-m", "cargobay.serving", host, str(port), str(workers)]
-    os.execve(sys.executable, argv, {**MALLOC_DEFAULTS, **os.environ})  # noqa: S606
+    environ = metrics_environment(workers, {**MALLOC_DEFAULTS, **os.environ})
+    os.execve(sys.executable, argv, environ)  # noqa: S606
 
 
 def main(host: str, port: str, workers: str) -> None:

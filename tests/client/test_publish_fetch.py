@@ -107,7 +107,7 @@ def test_publish_fetch_update_ls_rm_a_tree(demo: Server, tmp_path: Path) -> None
     run = cargobay(env, "ls")
     assert run.code == 0 and "tree  1.0.0" in run.out
     listed = json.loads(cargobay(env, "ls", "--name", "tree", "--version", "1.0.0", "--json").out)
-    assert len(listed) == 120
+    assert sorted(r["path"] for r in listed) == sorted(files) and len(listed) == 120
 
     assert cargobay(env, "rm", "--name", "tree", "--version", "1.0.0").code == 2  # no TTY
     run = cargobay(env, "rm", "--name", "tree", "--version", "1.0.0", "--yes")

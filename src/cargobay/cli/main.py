@@ -14,6 +14,7 @@ import click
 
 from cargobay.cli import maintenance, migrate
 from cargobay.cli.running import run
+from cargobay.client import cli as client_cli
 from cargobay.domain.models import AccessLevel, RegistryAccess, Visibility
 from cargobay.services import admin
 from cargobay.services.registry import Registry, open_registry
@@ -364,3 +365,9 @@ for _command in maintenance.COMMANDS:
 
 # Moving an embedded install to PostgreSQL and S3: cli/migrate.py
 main.add_command(migrate.migrate_group)
+
+# The client (publish, fetch, ls, rm against any GitLab-compatible server): client/cli.py
+main.add_command(client_cli.publish)
+main.add_command(client_cli.fetch)
+main.add_command(client_cli.ls)
+main.add_command(client_cli.rm)

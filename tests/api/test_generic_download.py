@@ -96,6 +96,22 @@ async def test_content_disposition_escapes_special_characters(
     )
 
 
+async def test_a_nested_file_downloads_under_its_own_name(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # Stored as dir%2Fsub%2Ftool-1.bin; GitLab's Rails escaping names the download
+    # dir%252Fsub%252Ftool-1.bin. Cargobay names it by its base name
+    # (docs/compatibility.md), which curl -OJ, wget and browsers save as it is.
+    headers = world.headers("developer")
+    await put(client, world.private.id, "tool/1.0/dir/sub/tool-1.bin", b"x", headers)
+    for path in ("dir/sub/tool-1.bin", "dir%2Fsub%2Ftool-1.bin"):
+        response = await client.get(url(world.private.id, f"tool/1.0/{path}"), headers=headers)
+        assert response.status_code == 200, path
+        assert response.headers["content-disposition"] == (
+            "attachment; filename=\"tool-1.bin\"; filename*=UTF-8''tool-1.bin"
+        )
+
+
 # --------------------------------------------------------------- HEAD (check 15)
 
 

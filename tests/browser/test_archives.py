@@ -4,6 +4,7 @@ copied commands work when pasted."""
 
 from __future__ import annotations
 
+import subprocess
 import tarfile
 import zipfile
 from pathlib import Path
@@ -59,3 +60,36 @@ def test_sha256sums_and_unknown_archives(visit: Visit, site: World) -> None:
     assert sums.text().endswith("  libwidget.so\n")
     missing = visit.context.request.get(site.server.base_url + package_path + "/archive.rar")
     assert missing.status == 404
+
+
+def test_a_nested_file_shows_its_path_and_downloads_under_its_name(
+    visit: Visit, site: World, tmp_path: Path
+) -> None:
+    body = b"linux amd64 build\n"
+    site.publish("acme/tools/cli", "nested", "1.0.0", "linux/amd64/tool", body)
+    visit.sign_in("bob")
+    page = visit.go(CLI + "?package_name=nested")
+    page.get_by_role("link", name="nested").first.click()
+    link = page.get_by_role("link", name="linux/amd64/tool", exact=True)
+    assert link.is_visible()
+    assert "%2F" not in page.locator("main").inner_text()
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "tool"
+    assert Path(download.value.path()).read_bytes() == body
+
+    # The same file with curl -OJ and wget --content-disposition, as users download it.
+    url = (
+        f"{site.server.api}/projects/{site.projects['acme/tools/cli']}/packages/generic/"
+        "nested/1.0.0/linux%2Famd64%2Ftool"
+    )
+    header = f"PRIVATE-TOKEN: {site.tokens['bob']}"
+    for command in (
+        ["curl", "--fail", "--silent", "-OJ", "--header", header, url],
+        ["wget", "--quiet", "--content-disposition", f"--header={header}", url],
+    ):
+        where = tmp_path / command[0]
+        where.mkdir()
+        subprocess.run(command, cwd=where, check=True, timeout=60)
+        assert [p.name for p in where.iterdir()] == ["tool"], command[0]
+        assert (where / "tool").read_bytes() == body

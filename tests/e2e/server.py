@@ -63,7 +63,7 @@ class Server:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "cargobay"), "serve", "--port", str(self.port), *extra],
-                env=self.env,
+                env=untraced(self.env),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -94,6 +94,12 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path else ""
+
+
+def untraced(env: dict[str, str]) -> dict[str, str]:
+    """``env`` without coverage's variables: a server and its workers run untraced, at
+    full speed (the load and timing tests need it); CLI runs are measured (pyproject)."""
+    return {k: v for k, v in env.items() if not k.startswith("COVERAGE_")}
 
 
 def make_server(tmp: Path, **settings: str) -> Server:

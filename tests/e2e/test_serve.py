@@ -22,6 +22,9 @@ def test_first_serve_bootstraps_and_prints_a_working_curl_command(
     srv = make_server()
     srv.start()
     try:
+        # The banner follows the first accepted connection (serving.announce_when_listening),
+        # so it may land just after the readiness probe that ended start().
+        assert wait_for(lambda: "curl --header" in srv.log()), srv.log()
         output = srv.log()
         token = re.search(r"glpat-[\w-]+", output)
         assert token, output

@@ -27,7 +27,13 @@ from cargobay.domain.models import (
     User,
     Visibility,
 )
-from cargobay.domain.names import is_valid_path, parse_coordinates, stored_file_name
+from cargobay.domain.names import (
+    base_name,
+    decoded_path,
+    is_valid_path,
+    parse_coordinates,
+    stored_file_name,
+)
 from cargobay.domain.permissions import project_abilities
 from cargobay.domain.principal import ANONYMOUS, Principal
 from cargobay.errors import CargobayError
@@ -83,6 +89,16 @@ def test_invalid_coordinates(name: str, version: str, path: str, errors: list[st
 )
 def test_namespace_paths(path: str, valid: bool) -> None:
     assert is_valid_path(path) is valid
+
+
+@pytest.mark.parametrize(
+    "path,file_name",
+    [(None, "tool.tar.gz"), (None, "my+file@1.tgz"), ("a/b", "c.bin"), ("my dir/ü", "it's.tgz")],
+)
+def test_a_stored_name_decodes_to_its_path_and_base_name(path: str | None, file_name: str) -> None:
+    stored = stored_file_name(path, file_name)
+    assert decoded_path(stored) == (f"{path}/{file_name}" if path else file_name)
+    assert base_name(stored) == file_name
 
 
 def test_stored_file_name_escapes_like_encode_uri_component() -> None:

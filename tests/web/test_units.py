@@ -9,7 +9,7 @@ import shlex
 import pytest
 
 from cargobay.auth.passwords import hash_password, needs_rehash, verify_password
-from cargobay.web.commands import Target, download_commands, publish_commands, saved_name
+from cargobay.web.commands import Target, download_commands, publish_commands
 from cargobay.web.format import human_size, parse_size, with_query
 
 
@@ -47,12 +47,6 @@ def test_commands_quote_what_the_shell_would_split() -> None:
     assert '"PRIVATE-TOKEN: $CARGOBAY_TOKEN"' in curl.text
     upload = publish_commands(target, "my dir/it's.tgz", "its.tgz")[0].text
     assert shlex.split(upload)[5] == "my dir/it's.tgz"
-
-
-def test_saved_names() -> None:
-    assert saved_name("tool.tar.gz") == "tool.tar.gz"
-    assert saved_name("a%2Fb%2Fc.bin") == "c.bin"
-    assert saved_name("my+file.tar.gz") == "my+file.tar.gz"
 
 
 @pytest.mark.parametrize(

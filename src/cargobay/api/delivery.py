@@ -37,6 +37,7 @@ from cargobay.api.params import registry_of
 from cargobay.api.responses import json
 from cargobay.domain.checksums import repr_digest
 from cargobay.domain.models import PackageFile
+from cargobay.domain.names import base_name
 from cargobay.storage.blobs.base import BlobLocation, BlobMissing, Delivery, LocalFile, Redirect
 
 log = logging.getLogger("cargobay")
@@ -186,7 +187,10 @@ _RFC5987_SAFE = "!#$&+.^_`|~-"
 
 
 @functools.lru_cache(maxsize=4096)  # the same few names are downloaded again and again
-def content_disposition(file_name: str) -> str:
+def content_disposition(stored_name: str) -> str:
+    """Rails' escaping of the file's base name: a nested file's stored name
+    (``dir%2Ff.txt``) would reach curl -OJ as ``dir%252Ff.txt`` (docs/compatibility.md)."""
+    file_name = base_name(stored_name)
     ascii_name = file_name.encode("ascii", "replace").decode("ascii")
     traditional = "".join(
         c if (c.isascii() and c.isalnum()) or c in _TRADITIONAL_SAFE else f"%{ord(c):02X}"

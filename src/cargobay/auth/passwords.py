@@ -8,6 +8,7 @@ by design, so callers run these functions in a worker thread, never on the event
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -16,9 +17,14 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 MIN_LENGTH = 8
 _HASHER = PasswordHasher()
-# Verified against when the username is unknown, so a wrong username costs as much time
-# as a wrong password and response times do not reveal which usernames exist.
-_DUMMY_HASH = _HASHER.hash("cargobay-no-such-user")
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the username is unknown, so a wrong username costs as much
+    time as a wrong password and response times do not reveal which usernames exist.
+    Made on first use: hashing costs ~0.2 s, which every process would pay at import."""
+    return _HASHER.hash("cargobay-no-such-user")
 
 
 def hash_password(password: str) -> str:
@@ -29,7 +35,7 @@ def verify_password(stored: str | None, password: str) -> bool:
     """True when ``password`` matches ``stored``. A missing hash (a user who never set a
     password) never matches, but costs the same time."""
     if not stored:
-        _verify_argon2(_DUMMY_HASH, password)
+        _verify_argon2(_dummy_hash(), password)
         return False
     if stored.startswith("scrypt$"):
         return _verify_scrypt(stored, password)

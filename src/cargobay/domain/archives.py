@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import IO
-from urllib.parse import unquote
 
 from cargobay.domain.models import PackageFile, newest_per_name
+from cargobay.domain.names import decoded_path
 from cargobay.errors import bad_params
 
 
@@ -76,7 +76,7 @@ def members(files: Iterable[PackageFile], *, under: str = "", prefix: str = "") 
     escape the archive's root is left out (uploads cannot make one: defence in depth)."""
     found = []
     for file in newest_per_name(files):
-        path = unquote(file.file_name)
+        path = decoded_path(file.file_name)
         if _UNSAFE.search(path) or not path.startswith(under):
             continue
         found.append(Member(prefix + path, file))

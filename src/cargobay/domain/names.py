@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from cargobay.domain.versions import KEYWORDS
 from cargobay.errors import bad_params
@@ -41,6 +41,17 @@ def stored_file_name(path: str | None, file_name: str) -> str:
     if not path:
         return file_name
     return quote(f"{path}/{file_name}", safe="!~*'()")
+
+
+def decoded_path(stored_name: str) -> str:
+    """The path a stored name stands for: ``dir%2Fsub%2Ff.txt`` is ``dir/sub/f.txt``. A
+    name stored raw holds no ``%`` (FILE_NAME), so decoding never changes it."""
+    return unquote(stored_name)
+
+
+def base_name(stored_name: str) -> str:
+    """The last part of the decoded path: what a download is saved as."""
+    return decoded_path(stored_name).rpartition("/")[2]
 
 
 @dataclass(frozen=True, slots=True)

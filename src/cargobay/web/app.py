@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cargobay.domain.names import decoded_path
 from cargobay.errors import CargobayError
 from cargobay.services.registry import Registry
 from cargobay.web import assets, page
@@ -71,7 +72,7 @@ def templates() -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(size=human_size, iso=iso_time, when=short_time)
+    env.filters.update(size=human_size, iso=iso_time, when=short_time, path=decoded_path)
     env.globals.update(with_query=with_query)
     return env
 

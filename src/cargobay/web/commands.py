@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
-from urllib.parse import unquote
+
+from cargobay.domain.names import base_name
 
 TOKEN_VARIABLE = "CARGOBAY_TOKEN"
 TOKEN_HEADER = f'"PRIVATE-TOKEN: ${TOKEN_VARIABLE}"'
@@ -46,15 +47,9 @@ class Target:
         )
 
 
-def saved_name(stored_name: str) -> str:
-    """The local file name a download is saved under: the last part of the stored name
-    (``linux%2Famd64%2Ftool`` is ``linux/amd64/tool`` stored)."""
-    return unquote(stored_name).rpartition("/")[2] or "download"
-
-
 def download_commands(target: Target, stored_name: str) -> list[Command]:
     url = shlex.quote(f"{target.package_url}/{stored_name}")
-    out = shlex.quote(saved_name(stored_name))
+    out = shlex.quote(base_name(stored_name))
     return [
         Command(
             "curl",

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cargobay.errors import CargobayError
 from cargobay.services.registry import Registry
 from cargobay.web import assets, page
-from cargobay.web.format import human_size, iso_time, short_time, with_query
+from cargobay.web.format import human_size, iso_time, plural, short_time, with_query
 from cargobay.web.routes import routes
 from cargobay.web.session import SessionMiddleware, session_secret
 
@@ -72,7 +72,7 @@ def templates() -> Environment:
         auto_reload=False,
     )
     env.filters.update(size=human_size, iso=iso_time, when=short_time)
-    env.globals.update(with_query=with_query)
+    env.globals.update(with_query=with_query, plural=plural)
     return env
 
 

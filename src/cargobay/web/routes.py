@@ -65,6 +65,7 @@ routes: list[BaseRoute] = [
     post(SETTINGS + "/access_level", settings.set_access_level),
     post(SETTINGS + "/cleanup", settings.set_cleanup_policy),
     Route(SETTINGS + "/cleanup_preview", settings.cleanup_preview),
+    post(SETTINGS + "/cleanup_preview", settings.preview_form),
     post(SETTINGS + "/cleanup_run", settings.cleanup_run),
     post(SETTINGS + "/protection", settings.create_rule),
     post(SETTINGS + "/protection/{rule_id:row_id}/delete", settings.delete_rule),

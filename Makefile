@@ -44,7 +44,7 @@ COVERAGE_FLOOR ?= 83
 # starts itself on loopback beside SeaweedFS from the dev dependencies, and nginx, which
 # runs the proxy of docs/deployment.md) are installed when missing.
 test: install
-	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light
+	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light prometheus
 	$(MAKE) --no-print-directory lint
 	.venv/bin/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 

@@ -12,6 +12,7 @@ DAV PUT) on loopback, then measures, as medians of several runs with min and max
   - 1 KiB authenticated downloads, 64 connections (wrk): req/s vs nginx static, p50/p99;
   - Packages API list pages at 100,000 packages (bench/listing.py);
   - 100 concurrent 1 MiB uploads into one package: throughput, errors, files present;
+  - a 1 GiB package as one archive against file by file (bench/archives.py);
   - peak resident memory of the server process tree during each.
 Writes bench/results/results.{json,md} and bench/results/throughput.png.
 """
@@ -423,6 +424,15 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     results["load"] = json.loads(load_out.read_text())
+    progress("a 1 GiB package as one archive against file by file (bench/archives.py)")
+    archives_out = RESULTS / "archives.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.archives", "--out", str(archives_out)]
+        + (["--runs", "1"] if args.quick else []),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    results["archives_1gib"] = json.loads(archives_out.read_text())
     results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
@@ -456,6 +466,7 @@ def render(r: dict[str, Any]) -> str:
         f"| 100 concurrent 1 MiB uploads | {burst['seconds']} s, {burst['mb_s']} MB/s, {burst['errors']} errors, {burst['files_present']} files | | | {burst['peak_rss_mb']} MB |",
         f"| Packages API page at 100k packages | worst median {r['packages_list_100k']['worst_median_ms']} ms | | | |",
         *render_load(r["load"]),
+        *render_archives(r["archives_1gib"]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -481,6 +492,20 @@ def render_load(r: dict[str, Any]) -> list[str]:
             f"{soak['rss_mb_end']} MB, {soak['rss_growth_pct']}% over the last {soak['rss_window_s']:.0f} s |"
         )
     return lines
+
+
+def render_archives(r: dict[str, Any]) -> list[str]:
+    reference = fmt(r["file_by_file"]["mb_s"])
+    return [
+        f"| 1 GiB package (16 files) as ~archive.{kind.replace('_', '.')}, MB/s | "
+        f"{fmt(r[kind]['mb_s'])} | file by file (16 curl calls) {reference} | "
+        f"{r[kind]['ratio_vs_file_by_file']} | {r['peak_rss_mb']} MB |"
+        for kind in ("tar", "zip", "tar_gz")
+    ] + [
+        f"| ~archive.tar.gz against one-thread zlib level 1 | "
+        f"{r['tar_gz']['mb_s']['median']:.0f} MB/s | zlib {r['zlib_level1_mb_s']} MB/s | "
+        f"{r['tar_gz']['ratio_vs_zlib']} | |"
+    ]
 
 
 def fmt(s: dict[str, float]) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,9 +12,11 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cargobay.api import errors
+from cargobay.api import access_log, errors
+from cargobay.api.access_log import AccessLog
 from cargobay.api.account_entities import CARGOBAY_VERSION
 from cargobay.api.fastlane import FastLane
+from cargobay.api.observability import Observability
 from cargobay.api.routes import routes
 from cargobay.auth.throttle import FailedAuthBan, FailedAuthThrottle
 from cargobay.errors import CargobayError
@@ -48,7 +49,9 @@ class RawPathRouting:
             extra += SECURITY_HEADERS
             raw = scope.get("raw_path")
             if raw:
-                scope = dict(scope, path=raw.decode("latin-1").partition("?")[0])
+                # In place, not a copy: the layers above read what the ones below add
+                # (the route that answered, for the metrics and the access log).
+                scope["path"] = raw.decode("latin-1").partition("?")[0]
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -58,21 +61,9 @@ class RawPathRouting:
         await self.app(scope, receive, send_with_headers)
 
 
-def _log_to_stderr() -> None:
-    """Info lines (client aborts, throttled addresses) reach the server's output beside
-    granian's own, unless the host application configured logging itself."""
-    log = logging.getLogger("cargobay")
-    if log.level == logging.NOTSET:
-        log.setLevel(logging.INFO)
-    if not log.hasHandlers():
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
-        log.addHandler(handler)
-
-
 def create_app(settings: Settings | None = None, registry: Registry | None = None) -> Starlette:
     settings = settings or Settings()
-    _log_to_stderr()
+    access_log.configure(settings.log_format)  # JSON lines or text, through a queue
     core = registry or open_registry(settings)
 
     @asynccontextmanager
@@ -90,7 +81,20 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
     ban = FailedAuthBan(
         settings.auth_ban_max_failures, settings.auth_ban_window_seconds, settings.auth_ban_seconds
     )
-    middleware = [
+    middleware: list[Middleware] = []
+    if settings.metrics_enabled or settings.access_log:
+        # Outermost: request metrics, X-Request-Id and the access log (issue 18), for
+        # every answer, the fast lane's too.
+        middleware.append(
+            Middleware(
+                Observability,
+                metrics=core.metrics if settings.metrics_enabled else None,
+                access_log=AccessLog() if settings.access_log else None,
+                trusted_proxies=settings.trusted_proxies,
+                log_health=settings.log_health,
+            )
+        )
+    middleware += [
         # /api/ routes match the undecoded path; GitLab's API security headers.
         Middleware(RawPathRouting),
         # GET of a small generic package file may be answered before the routes.

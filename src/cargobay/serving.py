@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from typing import NoReturn
 
 # glibc's malloc raises its mmap threshold each time a large block is freed, after which
@@ -60,9 +61,72 @@ def _default_signals() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def metrics_environment(workers: int, environ: dict[str, str]) -> dict[str, str]:
+    """The environment of the workers, for their metrics (services/metrics.py): with
+    several, prometheus-client's multiprocess mode in an emptied directory, which each
+    worker reads at import (beyond-gitlab §6.3); with one, the values stay in it."""
+    from cargobay.services.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
+    from cargobay.settings import Settings
+
+    environ = dict(environ)
+    environ.pop(MULTIPROC_ENV, None)
+    settings = Settings()
+    if workers > 1 and settings.metrics_enabled:
+        path = (settings.metrics_dir or settings.data_dir / "tmp" / "metrics").resolve()
+        prepare_multiprocess_dir(str(path))
+        environ[MULTIPROC_ENV] = str(path)
+    return environ
+
+
+def accepts(host: str, port: int) -> bool:
+    """Whether a TCP connection to ``host:port`` (a wildcard address: this machine's
+    loopback) is accepted now."""
+    wildcard = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}  # noqa: S104
+    target = wildcard.get(host, host)
+    try:
+        with socket.create_connection((target, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def announce_when_listening(host: str, port: int, text: str, timeout: float = 120.0) -> None:
+    """Print ``text`` on stdout once ``host:port`` accepts connections, so that what it
+    tells to run works when it appears. This process is about to become the server
+    (exec_server), so a detached grandchild waits for the port: it prints, or gives up
+    silently if the server dies or ``timeout`` passes, and nobody has to reap it."""
+    server = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child:
+        os.waitpid(child, 0)
+        return
+    try:  # the child: fork the watcher and leave at once
+        if os.fork() == 0:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline and _alive(server):
+                if accepts(host, port):
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+                    break
+                time.sleep(0.05)
+    finally:
+        os._exit(0)
+
+
 def exec_server(host: str, port: int, workers: int) -> NoReturn:
     argv = [sys.executable, "-m", "cargobay.serving", host, str(port), str(workers)]
-    os.execve(sys.executable, argv, {**MALLOC_DEFAULTS, **os.environ})  # noqa: S606
+    environ = metrics_environment(workers, {**MALLOC_DEFAULTS, **os.environ})
+    os.execve(sys.executable, argv, environ)  # noqa: S606
 
 
 def main(host: str, port: str, workers: str) -> None:

@@ -258,6 +258,52 @@ class Settings(BaseSettings):
         ),
     )
 
+    # Observability (issue 18, docs/operations.md)
+    metrics_enabled: bool = Field(
+        True,
+        description=(
+            "Count requests, uploads, downloads and scheduled work, and serve them as "
+            "Prometheus metrics at /-/metrics."
+        ),
+    )
+    metrics_dir: Path | None = Field(
+        None,
+        description=(
+            "Directory where the workers of `cargobay serve --workers N` (N > 1) keep their "
+            "metric files (prometheus-client's multiprocess mode), emptied of them at each "
+            "start. Local disk, one per node. Empty: <data_dir>/tmp/metrics."
+        ),
+    )
+    monitoring_allowlist: str = Field(
+        "127.0.0.0/8,::1/128",
+        description=(
+            "Addresses and networks (comma-separated; * for any) that may read /-/metrics "
+            "(GitLab's monitoring_whitelist); others get 404. The client address is the "
+            "one trusted_proxies forward."
+        ),
+    )
+    metrics_token: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "If set, 'Authorization: Bearer <token>' also opens /-/metrics, from any "
+            "address (never printed)."
+        ),
+    )
+    access_log: bool = Field(
+        True, description="Log one line per request (method, route, status, duration, bytes)."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "auto",
+        description=(
+            "Log lines as JSON (one object per line) or human-readable text; 'auto': text "
+            "when stderr is a terminal, JSON otherwise."
+        ),
+    )
+    log_health: bool = Field(
+        False,
+        description="Also log requests to /-/health, /-/liveness, /-/readiness and /-/metrics.",
+    )
+
     session_secret: SecretStr = Field(
         SecretStr(""),
         description=(

@@ -68,7 +68,8 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        deadline = time.monotonic() + 30
+        # Generous: on a loaded 2-core machine two workers have taken over 30 s to start.
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.log_path.read_text()}")
@@ -78,6 +79,7 @@ class Server:
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
+        self.stop()  # never leave a half-started server behind
         raise RuntimeError(f"server did not become ready: {self.log_path.read_text()}")
 
     def stop(self, sig: int = signal.SIGTERM) -> None:

@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "services": {"services", "domain", "errors", "auth", "storage", "settings"},
     "api": {"api", "services", "domain", "errors", "auth", "storage", "settings"},
     "web": {"web", "api", "services", "domain", "errors", "auth", "storage", "settings"},
+    "client": {"client", "domain"},
     "cli": {"*"},
     "app": {"*"},
     "serving": {"*"},

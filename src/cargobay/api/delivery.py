@@ -32,6 +32,7 @@ from starlette.responses import (
 )
 from starlette.types import Receive, Scope, Send
 
+from cargobay.api.observability import EXCHANGE
 from cargobay.api.params import registry_of
 from cargobay.api.responses import json
 from cargobay.domain.checksums import repr_digest
@@ -92,6 +93,7 @@ async def send_file(request: Request, file: PackageFile) -> Response:
             body = small_body(file, delivery)
             if body is not None:
                 headers["Accept-Ranges"] = "bytes"
+                _delivered(request, "memory")
                 return Response(body, headers=headers, media_type=OCTET_STREAM)
     except BlobMissing as exc:
         log.error("blob of package file %s is missing or short: %s", file.id, exc)
@@ -100,7 +102,9 @@ async def send_file(request: Request, file: PackageFile) -> Response:
         accel = registry.settings.accel_redirect
         if accel and _nginx_sends(request):
             headers["X-Accel-Redirect"] = accel + delivery.name
+            _delivered(request, "accel", file.size)
             return Response(headers=headers, media_type=OCTET_STREAM)
+        _delivered(request, "file")
         return LocalFileResponse(
             delivery.path, headers=headers, media_type=OCTET_STREAM, stat_result=delivery.stat
         )
@@ -109,10 +113,22 @@ async def send_file(request: Request, file: PackageFile) -> Response:
             # A presigned URL is signed for GET: answer HEAD here, as a proxy would.
             headers["Content-Length"] = str(file.size)
             return Response(headers=headers, media_type=OCTET_STREAM)
+        _delivered(request, "s3_redirect", file.size)
         return RedirectResponse(delivery.url, status_code=302, headers=headers)
+    _delivered(request, "s3_proxy")
     return StreamedBlobResponse(
         delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"
     )
+
+
+def _delivered(request: Request, how: str, delegated: int = 0) -> None:
+    """Tell the metrics (api/observability.py) how a GET's file body goes out: the bytes
+    are those of the answer's body, or ``delegated``, which nginx or the object store
+    sends for us. HEAD sends no body and is no download."""
+    exchange = request.scope.get(EXCHANGE)
+    if exchange is not None and request.method == "GET":
+        exchange.delivery = how
+        exchange.delegated = delegated
 
 
 def _nginx_sends(request: Request) -> bool:

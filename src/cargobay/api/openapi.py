@@ -67,6 +67,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/-/health"): Op("Liveness text probe (`GitLab OK`).", "health"),
     ("GET", "/-/liveness"): Op("Liveness probe.", "health"),
     ("GET", "/-/readiness"): Op("Readiness probe, checks the database.", "health"),
+    ("GET", "/-/metrics"): Op(
+        "Prometheus metrics (text format, or OpenMetrics on request); monitoring "
+        "allowlist or bearer token only, others get 404.",
+        "health",
+    ),
     ("GET", "/api/v4/openapi.json"): Op("This document.", "meta"),
     ("PUT", GENERIC): Op(
         "Publish a file; creates the package when needed. `file_path` may hold directories."

@@ -13,7 +13,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from cargobay.api import admin, audit, features, generic, health, openapi, packages, policies
+from cargobay.api import (
+    admin,
+    audit,
+    features,
+    generic,
+    health,
+    metrics,
+    openapi,
+    packages,
+    policies,
+)
 from cargobay.api.responses import json
 
 GENERIC_FILE = "{package_name}/{package_version}/{file_path:path}"
@@ -33,6 +43,7 @@ routes: list[BaseRoute] = [
     Route("/-/health", health.health),
     Route("/-/liveness", health.liveness),
     Route("/-/readiness", health.readiness),
+    Route("/-/metrics", metrics.metrics),  # Prometheus, monitoring allowlist only
     Route("/api/v4/openapi.json", openapi.serve),
     # spec §1 G1/G2, and under the GitLab 13.5 docs' example path, without /packages/
     # (spec §0); with Cargobay's own DELETE of a file and its version resource

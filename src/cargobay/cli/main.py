@@ -5,19 +5,28 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from cargobay.cli import maintenance, migrate
-from cargobay.cli.running import run
+from cargobay.cli import maintenance, migrate, running
+from cargobay.cli.running import parse_day, parse_moment, run
+from cargobay.client import cli as client_cli
 from cargobay.domain.models import AccessLevel, RegistryAccess, Visibility
-from cargobay.services import admin
+from cargobay.services import admin, tokens
 from cargobay.services.registry import Registry, open_registry
-from cargobay.serving import PortInUse, claim_port, exec_server, worker_count
+from cargobay.serving import (
+    PortInUse,
+    announce_when_listening,
+    claim_port,
+    exec_server,
+    worker_count,
+)
 from cargobay.settings import Settings
 from cargobay.storage.db.migrate import upgrade
 
@@ -36,15 +45,18 @@ def _settings(**overrides: Any) -> Settings:
     return Settings()
 
 
-def _run(work: Callable[[Registry], Awaitable[T]]) -> T:
-    return run(work, _settings())
+def _run(work: Callable[[Registry], Awaitable[T]], *, create: bool = False) -> T:
+    return run(work, _settings(), create=create)
 
 
-def _iso_date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
+def _future_day(expires: str | None) -> date | None:
+    """A new access token's --expires: a date after today, by the API's own rule."""
+    day = parse_day(expires)
+    tokens.refuse_past_expiry(day)
+    return day
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=running.Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="cargobay")
 def main() -> None:
     """Cargobay: a generic package registry that speaks GitLab's API."""
@@ -56,7 +68,7 @@ def main() -> None:
 @click.option(
     "--workers", type=int, help="Worker processes (CARGOBAY_WORKERS; default 0: one per CPU)."
 )
-@click.option("--data-dir", help="Data directory (CARGOBAY_DATA_DIR, default ./data).")
+@click.option("--data-dir", help=running.DATA_DIR_HELP)
 def serve(host: str | None, port: int | None, workers: int | None, data_dir: str | None) -> None:
     """Run the server. The first start on an empty data directory creates the database,
     an administrator and its token, and prints a curl command to try."""
@@ -69,21 +81,33 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
         ) from None
     upgrade(settings.resolved_database_url())
     token = asyncio.run(_bootstrap(settings))
+    banner = _banner(settings, token, sys.argv[0])
+    announce_when_listening(settings.host, settings.port, banner)  # serving.py
+    exec_server(settings.host, settings.port, worker_count(settings.workers))  # serving.py
+
+
+def _banner(settings: Settings, token: str | None, argv0: str) -> str:
+    """What serve prints once the port accepts connections; its commands are spelled as
+    this program was invoked (``.venv/bin/cargobay`` after ``make``), with the data
+    directory when it is not the default, so that they work when pasted."""
     base = f"http://{settings.host}:{settings.port}"
-    click.echo(f"Cargobay listening on {base} (data in {settings.data_dir.resolve()})")
+    data = settings.data_dir.resolve()
+    program = running.program_name(argv0)
+    where = "" if data == Path("data").resolve() else f" --data-dir {shlex.quote(str(data))}"
+    text = f"Cargobay listening on {base} (data in {data})\n"
     if token:
-        click.echo(
+        text += (
             f"\nCreated administrator 'root'. Its API token (shown once):\n\n    {token}\n\n"
             "Try it:\n\n"
             f'    curl --header "PRIVATE-TOKEN: {token}" {base}/api/v4/version\n'
-            "\nPublish a file (after `cargobay admin create-project root demo`):\n\n"
+            f"\nCreate a project, then publish a file to it:\n\n"
+            f"    {program} admin create-project{where} root demo\n"
             f'    curl --header "PRIVATE-TOKEN: {token}" --upload-file README.md '
             f'"{base}/api/v4/projects/root%2Fdemo/packages/generic/demo/1.0.0/README.md"\n'
             f"\nBrowse it at {base}/ : sign in with the token, or give root a password with"
-            "\n`cargobay admin set-password root`.\n"
+            f"\n\n    {program} admin set-password{where} root\n"
         )
-    sys.stdout.flush()
-    exec_server(settings.host, settings.port, worker_count(settings.workers))  # serving.py
+    return text
 
 
 async def _bootstrap(settings: Settings) -> str | None:
@@ -111,7 +135,8 @@ def db() -> None:
 @db.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
-    """Apply migrations up to REVISION (default: head)."""
+    """Apply migrations up to REVISION (default: head); creates the database if the data
+    directory has none."""
     upgrade(_settings().resolved_database_url(), revision)
     click.echo("database is up to date")
 
@@ -125,7 +150,7 @@ def admin_group() -> None:
 @click.option("--username", default="root", show_default=True)
 def bootstrap(username: str) -> None:
     """Create the first administrator if none exists; print only its new token."""
-    token = _run(lambda r: admin.bootstrap(r, username))
+    token = _run(lambda r: admin.bootstrap(r, username), create=True)
     if token is None:
         raise click.ClickException("an administrator already exists")
     click.echo(token)
@@ -214,7 +239,7 @@ def add_member(
             access_level=ROLES[role],
             group=group,
             project=project,
-            expires_at=_iso_date(expires),
+            expires_at=parse_day(expires),
         )
     )
 
@@ -226,9 +251,10 @@ def add_member(
 @click.option("--expires", help="YYYY-MM-DD")
 def create_token(user: str, name: str, scopes: tuple[str, ...], expires: str | None) -> None:
     """Create a personal access token; prints the token (shown once)."""
+    expires_at = _future_day(expires)
     new = _run(
         lambda r: admin.create_personal_access_token(
-            r, user, name=name, scopes=list(scopes), expires_at=_iso_date(expires)
+            r, user, name=name, scopes=list(scopes), expires_at=expires_at
         )
     )
     click.echo(new.token)
@@ -239,6 +265,7 @@ def create_token(user: str, name: str, scopes: tuple[str, ...], expires: str | N
 def revoke_token(token_id: int) -> None:
     """Revoke a personal or project access token by id."""
     _run(lambda r: admin.revoke_personal_access_token(r, token_id))
+    click.echo(f"token {token_id} revoked")
 
 
 @admin_group.command("create-project-token")
@@ -251,6 +278,7 @@ def create_project_token(
     project: str, name: str, scopes: tuple[str, ...], role: str, expires: str | None
 ) -> None:
     """Create a project access token (a bot member); prints the token."""
+    expires_at = _future_day(expires)
     new = _run(
         lambda r: admin.create_project_access_token(
             r,
@@ -258,7 +286,7 @@ def create_project_token(
             name=name,
             scopes=list(scopes),
             access_level=ROLES[role],
-            expires_at=_iso_date(expires),
+            expires_at=expires_at,
         )
     )
     click.echo(new.token)
@@ -294,7 +322,7 @@ def create_deploy_token(
             username=username,
             project=project,
             group=group,
-            expires_at=datetime.fromisoformat(expires) if expires else None,
+            expires_at=parse_moment(expires, "--expires"),
         )
     )
     click.echo(new.token)
@@ -335,7 +363,10 @@ def start_job(
 )
 def finish_job(job_id: int, status: str) -> None:
     """Finish a CI job; its token stops working."""
-    _run(lambda r: admin.finish_job(r, job_id, status))
+    if _run(lambda r: admin.finish_job(r, job_id, status)):
+        click.echo(f"job {job_id} finished: {status}; its token no longer works")
+    else:
+        click.echo(f"job {job_id} had already finished: {status}")
 
 
 @admin_group.command("set-password")
@@ -358,9 +389,158 @@ def set_password(user: str, password_stdin: bool) -> None:
     click.echo(f"password set for {user}")
 
 
+# ---------------------------------------------------------------- listings
+
+JSON_HELP = "Print a JSON array instead of a table."
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> None:
+    """Columns aligned to their widest cell; ``-`` for an empty one."""
+    cells = [headers, *[["-" if v is None or v == "" else str(v) for v in row] for row in rows]]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    for row in cells:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _day(value: date | datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@admin_group.command("list-users")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def list_users(as_json: bool) -> None:
+    """List users (project bots included) with their ids."""
+    users = _run(admin.list_users)
+    entries = [
+        {
+            "id": u.id,
+            "username": u.username,
+            "name": u.name,
+            "email": u.email,
+            "state": u.state,
+            "is_admin": u.is_admin,
+            "bot": u.bot,
+        }
+        for u in users
+    ]
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
+    _table(
+        ["ID", "USERNAME", "NAME", "STATE", "ROLE"],
+        [[e["id"], e["username"], e["name"], e["state"], _user_role(e)] for e in entries],
+    )
+
+
+def _user_role(entry: dict[str, Any]) -> str:
+    return "admin" if entry["is_admin"] else "bot" if entry["bot"] else "user"
+
+
+@admin_group.command("list-groups")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def list_groups(as_json: bool) -> None:
+    """List groups and subgroups with their ids."""
+    groups = _run(admin.list_groups)
+    entries = [
+        {
+            "id": g.id,
+            "full_path": g.full_path,
+            "name": g.name,
+            "parent_id": g.parent_id,
+            "visibility": g.visibility.name,
+        }
+        for g in groups
+    ]
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
+    _table(
+        ["ID", "PATH", "NAME", "VISIBILITY"],
+        [[e["id"], e["full_path"], e["name"], e["visibility"]] for e in entries],
+    )
+
+
+@admin_group.command("list-projects")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def list_projects(as_json: bool) -> None:
+    """List projects with their ids."""
+    projects = _run(admin.list_projects)
+    entries = [
+        {
+            "id": p.id,
+            "full_path": p.full_path,
+            "name": p.name,
+            "namespace_id": p.namespace_id,
+            "visibility": p.visibility.name,
+            "registry_access": p.registry_access.value,
+        }
+        for p in projects
+    ]
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
+    _table(
+        ["ID", "PATH", "NAME", "VISIBILITY", "REGISTRY"],
+        [
+            [e["id"], e["full_path"], e["name"], e["visibility"], e["registry_access"]]
+            for e in entries
+        ],
+    )
+
+
+@admin_group.command("list-tokens")
+@click.option("--user", help="Only this user's tokens (id or username).")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+def list_tokens(user: str | None, as_json: bool) -> None:
+    """List personal and project access tokens (a project token belongs to its bot user)
+    with the ids `revoke-token` takes. Never shows a token itself."""
+    listed = _run(lambda r: admin.list_tokens(r, user))
+    entries = [
+        {
+            "id": t.token.id,
+            "user_id": t.token.user_id,
+            "username": t.username,
+            "name": t.token.name,
+            "scopes": t.token.scopes.split(),
+            "state": t.state,
+            "expires_at": _day(t.token.expires_at),
+            "last_used_at": _day(t.token.last_used_at),
+            "created_at": _day(t.token.created_at),
+        }
+        for t in listed
+    ]
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
+    _table(
+        ["ID", "USER", "NAME", "SCOPES", "STATE", "EXPIRES"],
+        [
+            [
+                t.token.id,
+                t.username,
+                t.token.name,
+                t.token.scopes.replace(" ", ","),
+                t.state,
+                _day(t.token.expires_at),
+            ]
+            for t in listed
+        ],
+    )
+
+
 # Registry maintenance (cleanup policies, garbage collection, audit log): cli/maintenance.py
 for _command in maintenance.COMMANDS:
     main.add_command(_command)
 
 # Moving an embedded install to PostgreSQL and S3: cli/migrate.py
 main.add_command(migrate.migrate_group)
+
+# Every command above but serve (which has its own) takes --data-dir.
+running.add_data_dir_option(main)
+
+# The client (publish, fetch, ls, rm against any GitLab-compatible server): client/cli.py.
+# After the line above: it reads no data directory.
+main.add_command(client_cli.publish)
+main.add_command(client_cli.fetch)
+main.add_command(client_cli.ls)
+main.add_command(client_cli.rm)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import click
@@ -111,7 +111,7 @@ def audit_command(
         entity_type=entity_type,
         entity_id=entity_id,
         under_path=path,
-        created_after=datetime.fromisoformat(since) if since else None,
+        created_after=running.parse_moment(since, "--since"),
     )
     rows = _run(lambda r: audit_events.local_events(r, where, limit))
     for row in rows:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cargobay.cli.running import require_database
 from cargobay.services.registry import open_local_store, open_s3_store
 from cargobay.settings import Settings
 from cargobay.storage.blobs.local import LocalBlobStore
-from cargobay.storage.db.database import Database
+from cargobay.storage.db.database import Database, async_url
 
 if TYPE_CHECKING:
     from cargobay.services import migration
@@ -43,12 +44,21 @@ def migrate_database(target_url: str) -> None:
     from cargobay.services import migration  # boto3 loads only for this command
 
     settings = Settings()
+    require_database(settings)
+    try:
+        async_url(target_url)
+    except ValueError as exc:
+        raise click.ClickException(f"--to: {exc}") from None
 
     async def main() -> migration.DatabaseCopy:
         source = Database(settings.resolved_database_url())
         target = Database(target_url)
         try:
             return await migration.copy_database(source, target, _say)
+        except OSError as exc:  # refused, unreachable, unknown host: the target
+            raise click.ClickException(
+                f"cannot reach the database at --to: {' '.join(str(exc).split())}"
+            ) from None
         finally:
             await source.dispose()
             await target.dispose()
@@ -79,6 +89,7 @@ def migrate_blobs(source_dir: Path | None, jobs: int) -> None:
     from cargobay.services import migration  # boto3 loads only for this command
 
     settings = Settings()
+    require_database(settings)
     if not settings.s3_bucket:
         raise click.ClickException("set CARGOBAY_S3_BUCKET (and the other CARGOBAY_S3_*)")
 

@@ -18,7 +18,7 @@ from cargobay.auth.passwords import hash_password
 from cargobay.auth.principal import Principal
 from cargobay.auth.tokens import digest
 from cargobay.domain.models import Account, PersonalAccessToken, User, utcnow
-from cargobay.errors import Invalid, NotFound, bad_request, forbidden, not_found, validation_error
+from cargobay.errors import Invalid, NotFound, forbidden, not_found, validation_error
 from cargobay.services import tokens
 from cargobay.services.registry import Registry
 from cargobay.services.users import create_user_in, user_errors
@@ -152,8 +152,7 @@ async def create_personal_token_for(
 ) -> tuple[PersonalAccessToken, str]:
     """POST /users/:id/personal_access_tokens (administrators)."""
     acting_admin(principal)
-    if expires_at is not None and expires_at <= utcnow().date():
-        raise bad_request("Expiration date must be in the future")
+    tokens.refuse_past_expiry(expires_at)
     async with registry.db.write() as conn:
         row = await user_sql.find_account(conn, user_id)
         if row is None:

@@ -12,14 +12,17 @@ from typing import Any
 from cargobay.auth.tokens import TokenKind, digest, mint
 from cargobay.domain.models import (
     AccessLevel,
+    Account,
+    JobDetails,
     Namespace,
+    PersonalAccessToken,
     Project,
     RegistryAccess,
     User,
     Visibility,
     utcnow,
 )
-from cargobay.errors import bad_request, not_found
+from cargobay.errors import Conflict, bad_request, not_found
 from cargobay.services import tokens
 from cargobay.services.groups import create_group_in
 from cargobay.services.projects import create_project_in
@@ -29,10 +32,18 @@ from cargobay.services.users import create_user_in, set_user_state_in
 from cargobay.storage.db import ci as ci_sql
 from cargobay.storage.db import members as member_sql
 from cargobay.storage.db import namespaces as namespace_sql
+from cargobay.storage.db import tokens as token_sql
 from cargobay.storage.db import users as user_sql
 from cargobay.storage.db.database import Connection, lock_exclusively
 
-__all__ = ["DEPLOY_SCOPES", "JOB_STATUSES", "PAT_SCOPES", "NewToken", "StartedJob"]
+__all__ = [
+    "DEPLOY_SCOPES",
+    "JOB_STATUSES",
+    "PAT_SCOPES",
+    "NewToken",
+    "StartedJob",
+    "TokenListing",
+]
 
 JOB_STATUSES = frozenset({"success", "failed", "canceled"})
 
@@ -275,13 +286,27 @@ async def start_job(
         return StartedJob(job_id, pipeline_id, iid, token)
 
 
-async def finish_job(registry: Registry, job_id: int, status: str = "success") -> None:
-    """Finish a job: its token stops working at once."""
+async def settle_job_in(conn: Connection, job: JobDetails, status: str) -> bool:
+    """Finish a running job (its token stops working at once); True if this call did.
+    Finishing again with the same status changes nothing; with another, 409, as the CI
+    API answers (services/ci.py)."""
+    if job.status == "running":
+        await ci_sql.finish_job(conn, job.id, status, utcnow())
+        return True
+    if job.status != status:
+        raise Conflict({"message": f"409 Conflict - Job is already {job.status}"})
+    return False
+
+
+async def finish_job(registry: Registry, job_id: int, status: str = "success") -> bool:
+    """Finish a job; False when it had already finished with ``status``."""
     if status not in JOB_STATUSES:
         raise bad_request(f"status must be one of {sorted(JOB_STATUSES)}")
     async with registry.db.write() as conn:
-        if not await ci_sql.finish_job(conn, job_id, status, utcnow()):
-            raise not_found("Job Not Found or not running")
+        job = await ci_sql.job_with_pipeline(conn, job_id)
+        if job is None:
+            raise not_found("Job Not Found")
+        return await settle_job_in(conn, job, status)
 
 
 async def bootstrap(registry: Registry, username: str = "root") -> str | None:
@@ -295,3 +320,59 @@ async def bootstrap(registry: Registry, username: str = "root") -> str | None:
         user = await create_user_in(conn, username, name="Administrator", is_admin=True)
         new = await tokens.create_personal_token_in(conn, user, "bootstrap", ["api"], None)
         return new.token
+
+
+# ---------------------------------------------------------------- listings
+
+EVERYTHING = 2**31 - 1  # a page holding every row: the CLI lists all
+
+
+@dataclass(frozen=True, slots=True)
+class TokenListing:
+    """A personal (or project bot's) access token as ``admin list-tokens`` shows it:
+    never its secret, which the database does not hold."""
+
+    token: PersonalAccessToken
+    username: str
+    state: str  # active, expired or revoked
+
+
+async def list_users(registry: Registry) -> list[Account]:
+    """Every user, bots included, oldest first."""
+    async with registry.db.read() as conn:
+        rows, _ = await user_sql.accounts_page(conn, offset=0, limit=EVERYTHING)
+    return sorted(rows, key=lambda a: a.id)
+
+
+async def list_groups(registry: Registry) -> list[Namespace]:
+    """Every group and subgroup, by full path."""
+    async with registry.db.read() as conn:
+        return await namespace_sql.all_groups(conn)
+
+
+async def list_projects(registry: Registry) -> list[Project]:
+    """Every project, by full path."""
+    async with registry.db.read() as conn:
+        return await namespace_sql.all_projects(conn)
+
+
+async def list_tokens(registry: Registry, user_ref: str | int | None = None) -> list[TokenListing]:
+    """Personal and project access tokens (a project token is its bot's), by id; only
+    ``user_ref``'s when given."""
+    today = utcnow().date()
+    async with registry.db.read() as conn:
+        user_id = (await _user(conn, user_ref)).id if user_ref is not None else None
+        rows, _ = await token_sql.personal_tokens_page(
+            conn, user_id=user_id, today=today, offset=0, limit=EVERYTHING
+        )
+        accounts, _ = await user_sql.accounts_page(conn, offset=0, limit=EVERYTHING)
+    names = {a.id: a.username for a in accounts}
+
+    def state(row: PersonalAccessToken) -> str:
+        if row.revoked:
+            return "revoked"
+        if row.expires_at is not None and row.expires_at <= today:
+            return "expired"
+        return "active"
+
+    return [TokenListing(row, names.get(row.user_id, "?"), state(row)) for row in rows]

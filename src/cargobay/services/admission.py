@@ -23,17 +23,37 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 
+from prometheus_client import Gauge
+
 from cargobay.errors import unavailable
 
 YIELD_AFTER = 0.05  # seconds; a receiving upload's chunks are milliseconds apart
 
 
 class UploadSlots:
-    def __init__(self, count: int, *, queue_seconds: float) -> None:
+    def __init__(
+        self,
+        count: int,
+        *,
+        queue_seconds: float,
+        in_use: Gauge | None = None,
+        waiting: Gauge | None = None,
+    ) -> None:
         self._free = asyncio.Semaphore(count)
         self.in_use = 0
         self.waiting = 0
         self.queue_seconds = queue_seconds
+        # The same two numbers for /-/metrics (services/metrics.py), summed over workers.
+        self.in_use_gauge = in_use
+        self.waiting_gauge = waiting
+
+    def _change(self, in_use: int, waiting: int) -> None:
+        self.in_use += in_use
+        self.waiting += waiting
+        if in_use and self.in_use_gauge is not None:
+            self.in_use_gauge.inc(in_use)
+        if waiting and self.waiting_gauge is not None:
+            self.waiting_gauge.inc(waiting)
 
     def admit(self, body: AsyncIterator[bytes]) -> Admitted:
         return Admitted(self, body)
@@ -77,7 +97,7 @@ class Admitted:
 
     async def _take(self) -> None:
         slots = self._slots
-        slots.waiting += 1
+        slots._change(0, 1)
         try:
             async with asyncio.timeout(slots.queue_seconds):
                 await slots._free.acquire()
@@ -86,14 +106,14 @@ class Admitted:
                 "too many uploads in progress", retry_after=max(1, round(slots.queue_seconds))
             ) from None
         finally:
-            slots.waiting -= 1
+            slots._change(0, -1)
         self._held = True
-        slots.in_use += 1
+        slots._change(1, 0)
 
     def release(self) -> None:
         if self._held:
             self._held = False
-            self._slots.in_use -= 1
+            self._slots._change(-1, 0)
             self._slots._free.release()
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.models import AccessLevel, Account, JobDetails, utcnow
-from cargobay.errors import Conflict, forbidden, not_found
+from cargobay.errors import forbidden, not_found
 from cargobay.services import admin
 from cargobay.services.accounts import acting_user
 from cargobay.services.members import Source, find_source
@@ -109,11 +109,7 @@ async def finish_job(
         row = await ci_sql.job_with_pipeline(conn, job_id)
         if row is None or row.project_id != source.project_id:
             raise not_found("Job Not Found")
-        if row.status != "running":
-            if row.status != status:
-                raise Conflict({"message": f"409 Conflict - Job is already {row.status}"})
-        else:
-            await ci_sql.finish_job(conn, job_id, status, utcnow())
+        await admin.settle_job_in(conn, row, status)
         finished = await _view(conn, job_id)
     assert finished is not None
     return finished

@@ -9,7 +9,8 @@ deletes the rows and the bytes later. The preview and the run compute the same p
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -129,9 +130,29 @@ async def preview_changes(
 async def run_now(registry: Registry, actor: audit.Actor, ref: str) -> list[Removal]:
     """Run a project's policy at once (its schedule is left as it is)."""
     assert actor.principal is not None
-    async with registry.db.write(bulk=True) as conn:
+    async with _failures_counted(registry), registry.db.write(bulk=True) as conn:
         access = await managed_project(conn, registry, actor.principal, ref)
-        return await _run(conn, access.project, actor, utcnow())
+        removals = await _run(conn, access.project, actor, utcnow())
+    return _counted(registry, removals)
+
+
+@asynccontextmanager
+async def _failures_counted(registry: Registry) -> AsyncIterator[None]:
+    try:
+        yield
+    except BaseException:
+        registry.metrics.cleanup_runs.labels("failed").inc()
+        raise
+
+
+def _counted(registry: Registry, removals: list[Removal]) -> list[Removal]:
+    """A policy run that committed, in the metrics (services/metrics.py)."""
+    metrics = registry.metrics
+    metrics.cleanup_runs.labels("success").inc()
+    files = sum(1 for r in removals if r.file_id is not None)
+    metrics.cleanup_removed.labels("package").inc(len(removals) - files)
+    metrics.cleanup_removed.labels("file").inc(files)
+    return removals
 
 
 async def _run(
@@ -181,13 +202,14 @@ async def run_due(
     for project_id in due:
         if stopping is not None and stopping():
             break  # the server is shutting down; the rest stays due
-        async with registry.db.write(bulk=True) as conn:
+        async with _failures_counted(registry), registry.db.write(bulk=True) as conn:
             if not await sql.claim(conn, project_id, now, now + _interval(registry)):
                 continue  # another process took it
             project = await namespace_sql.find_project(conn, str(project_id))
             if project is None:
                 continue
-            runs.append(ProjectRun(project, await _run(conn, project, audit.SCHEDULER, now)))
+            removals = await _run(conn, project, audit.SCHEDULER, now)
+        runs.append(ProjectRun(project, _counted(registry, removals)))
     return runs
 
 
@@ -207,7 +229,7 @@ async def run_local(
     runs = []
     for project_id in ids:
         session = registry.db.read() if dry_run else registry.db.write(bulk=True)
-        async with session as conn:
+        async with _failures_counted(registry), session as conn:
             project = await namespace_sql.find_project(conn, str(project_id))
             assert project is not None
             if dry_run:
@@ -215,5 +237,5 @@ async def run_local(
                 removals = await _plan(conn, project_id, policy, now)
             else:
                 removals = await _run(conn, project, audit.CLI, now)
-        runs.append(ProjectRun(project, removals))
+        runs.append(ProjectRun(project, removals if dry_run else _counted(registry, removals)))
     return runs

@@ -58,7 +58,27 @@ async def collect_garbage(
     stopping: Callable[[], bool] | None = None,
 ) -> Report:
     """``stopping`` is asked between batches; when it says so the collection ends early
-    (a server shutting down). Whatever is left waits for the next run."""
+    (a server shutting down). Whatever is left waits for the next run. Counted in the
+    metrics (services/metrics.py), whoever runs it (the scheduler, the CLI)."""
+    metrics = registry.metrics
+    try:
+        report = await _collect(registry, grace, now, progress, stopping)
+    except BaseException:
+        metrics.gc_runs.labels("failed").inc()
+        raise
+    metrics.gc_runs.labels("success").inc()
+    metrics.gc_blobs_deleted.inc(report.blobs_deleted)
+    metrics.gc_last_success.set_to_current_time()
+    return report
+
+
+async def _collect(
+    registry: Registry,
+    grace: timedelta | None,
+    now: datetime | None,
+    progress: Callable[[str], None] | None,
+    stopping: Callable[[], bool] | None,
+) -> Report:
     if grace is None:
         grace = timedelta(seconds=registry.settings.gc_grace_period_seconds)
     cutoff = (now or utcnow()) - grace

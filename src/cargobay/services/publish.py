@@ -7,10 +7,13 @@ at once). The blob is durable before the transaction that references it commits.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Concatenate, ParamSpec
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.checksums import NOTHING_ASSERTED, Asserted, ChecksumMismatch
@@ -18,7 +21,13 @@ from cargobay.domain.duplicates import duplicate_allowed
 from cargobay.domain.models import PackageFile, PackageStatus, Project, utcnow
 from cargobay.domain.names import FileCoordinates
 from cargobay.domain.preconditions import UNCONDITIONAL, Preconditions
-from cargobay.errors import CargobayError, bad_params, bad_request, not_found
+from cargobay.errors import (
+    CargobayError,
+    RequestTimeout,
+    bad_params,
+    bad_request,
+    not_found,
+)
 from cargobay.services import audit
 from cargobay.services.access import generic_forbidden, generic_project_denied, project_access
 from cargobay.services.protection import (
@@ -49,6 +58,55 @@ class Published:
     package_created: bool
 
 
+P = ParamSpec("P")
+
+
+def _counted(
+    publish: Callable[Concatenate[Registry, P], Awaitable[Published]],
+) -> Callable[Concatenate[Registry, P], Awaitable[Published]]:
+    """Count each upload in the metrics (services/metrics.py) by result, with the bytes
+    stored and the time it took."""
+
+    async def counted(registry: Registry, /, *args: P.args, **kwargs: P.kwargs) -> Published:
+        deploy = getattr(kwargs.get("asserted"), "deploy", False)
+        started = time.perf_counter()
+        result, size = "error", 0
+        try:
+            published = await publish(registry, *args, **kwargs)
+            result = "created"
+            size = 0 if deploy else published.file.size
+            return published
+        except BaseException as exc:
+            result = upload_result(exc)
+            raise
+        finally:
+            metrics = registry.metrics
+            seconds = time.perf_counter() - started
+            metrics.uploaded(registry.settings.blob_store, result, size, seconds)
+            if deploy and result in ("created", "refused"):
+                metrics.checksum_deploys.labels("hit" if result == "created" else "miss").inc()
+
+    return counted
+
+
+_TOO_LARGE = getattr(too_large(), "body", None)
+
+
+def upload_result(exc: BaseException) -> str:
+    """The ``result`` label of an upload that failed with ``exc``."""
+    if isinstance(exc, ChecksumMismatch):
+        return "checksum_mismatch"
+    # Starlette's ClientDisconnect (api/bodies.py) by name: services do not import Starlette.
+    if isinstance(exc, RequestTimeout | asyncio.CancelledError) or type(exc).__name__ == (
+        "ClientDisconnect"
+    ):
+        return "client_aborted"
+    if isinstance(exc, CargobayError):
+        return "too_large" if exc.body == _TOO_LARGE else "refused"
+    return "error"
+
+
+@_counted
 async def publish_file(
     registry: Registry,
     principal: Principal,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cargobay.services.admission import ArchiveSlots, UploadSlots
+from cargobay.services.metrics import Metrics
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobStore
 from cargobay.storage.blobs.local import LocalBlobStore
@@ -26,12 +27,17 @@ class Registry:
     upload_slots: UploadSlots = field(init=False)
     # Package archives being streamed at once (settings.archive_concurrency).
     archive_slots: ArchiveSlots = field(init=False)
+    # Prometheus metrics (services/metrics.py): counted by the use cases and the API.
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
+        self.metrics = Metrics()
         self.archive_slots = ArchiveSlots(self.settings.archive_concurrency)
         self.upload_slots = UploadSlots(
             self.settings.concurrent_uploads,
             queue_seconds=self.settings.upload_queue_seconds,
+            in_use=self.metrics.uploads_in_flight,
+            waiting=self.metrics.upload_slots_waiting,
         )
 
     async def close(self) -> None:

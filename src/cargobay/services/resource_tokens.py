@@ -208,8 +208,7 @@ async def create_access_token(
             "User does not have permission to create project access token with the "
             "specified access level"
         )
-    if expires_at is not None and expires_at <= utcnow().date():
-        raise bad_request("Expiration date must be in the future")
+    tokens.refuse_past_expiry(expires_at)
     assert isinstance(source.row, Project)
     async with registry.db.write() as conn:
         new = await tokens.create_project_token_in(

@@ -54,6 +54,12 @@ class NewToken:
     user: User | None = None
 
 
+def refuse_past_expiry(expires_at: date | None) -> None:
+    """GitLab's rule for a new access token: an expiry date, if any, after today."""
+    if expires_at is not None and expires_at <= utcnow().date():
+        raise bad_request("Expiration date must be in the future")
+
+
 def _check_scopes(scopes: list[str], allowed: frozenset[str]) -> str:
     unknown = sorted(set(scopes) - allowed)
     if not scopes or unknown:

@@ -44,6 +44,7 @@ from sqlalchemy import (
     event,
     text,
 )
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -145,6 +146,23 @@ class _Form:
             key: value if reader is None or value is None else reader(value)
             for key, reader, value in zip(self.keys, self.readers, raw, strict=True)
         }
+
+
+# What a bad, unreachable or failing database raises, for the CLI to report in one line.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    sa_exc.DBAPIError,
+    sa_exc.ArgumentError,
+    sa_exc.NoSuchModuleError,
+)
+
+
+def database_error_text(exc: BaseException) -> str:
+    """What went wrong reaching or using a database, on one line, without the SQL."""
+    cause: BaseException = exc
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        cause = exc.orig
+    lines = str(cause).strip().splitlines()
+    return f"database error: {lines[0] if lines else type(cause).__name__}"
 
 
 def async_url(url: str) -> str:

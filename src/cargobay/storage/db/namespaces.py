@@ -231,6 +231,14 @@ async def groups(conn: Connection, scope: ColumnElement[bool], **where: Any) -> 
     return [to_namespace(row) for row in rows]
 
 
+async def all_groups(conn: Connection) -> list[Namespace]:
+    """Every group and subgroup, by full path (``cargobay admin list-groups``)."""
+    rows = await conn.execute(
+        select(namespaces).where(namespaces.c.kind == "group").order_by(namespaces.c.full_path)
+    )
+    return [to_namespace(row) for row in rows]
+
+
 async def groups_page(
     conn: Connection, scope: ColumnElement[bool], *, offset: int, limit: int, **where: Any
 ) -> tuple[list[Namespace], int]:
@@ -278,6 +286,12 @@ async def projects_in_scope(
 ) -> list[Project]:
     """Projects in ``scope``; ``where``: the filters and order of ``projects_page``."""
     rows = await conn.execute(_projects_query(scope, **where))
+    return [to_project(row) for row in rows]
+
+
+async def all_projects(conn: Connection) -> list[Project]:
+    """Every project, by full path (``cargobay admin list-projects``)."""
+    rows = await conn.execute(select(projects).order_by(projects.c.full_path))
     return [to_project(row) for row in rows]
 
 

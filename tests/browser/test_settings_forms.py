@@ -4,36 +4,17 @@ Every test runs at a desktop width (1366x900) and a phone's (390x844)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from playwright.sync_api import expect
 
-import pytest
-from playwright.sync_api import Browser, Page, expect
-
+from tests.browser import sizes
 from tests.browser.conftest import Visit
 from tests.browser.pages import accessibility_problems, overflows_horizontally
+from tests.browser.sizes import focused_id, width_of
 from tests.browser.world import World
 
-SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+tab = sizes.tab  # each test at both widths
+
 SETTINGS = "/acme/internal/-/settings/packages_and_registries"
-
-
-@pytest.fixture(params=list(SIZES))
-def tab(request: pytest.FixtureRequest, browser: Browser, site: World) -> Iterator[Visit]:
-    width, height = SIZES[request.param]
-    phone = request.param == "phone"
-    context = browser.new_context(
-        viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
-    )
-    context.set_default_timeout(15_000)
-    visit = Visit(context, site)
-    yield visit
-    context.close()
-    assert visit.errors == []
-
-
-def focused_id(page: Page) -> str:
-    found: str = page.evaluate("document.activeElement && document.activeElement.id")
-    return found
 
 
 def test_a_bad_keep_regex_is_shown_beside_the_field_with_the_input_kept(tab: Visit) -> None:
@@ -72,7 +53,7 @@ def test_a_bad_keep_regex_is_shown_beside_the_field_with_the_input_kept(tab: Vis
 
 
 def test_a_duplicate_protection_rule_is_refused_beside_the_pattern(tab: Visit, site: World) -> None:
-    pattern = f"dup-{tab.context.pages[0].viewport_size['width']}-*"  # type: ignore[index]
+    pattern = f"dup-{width_of(tab)}-*"
     tab.sign_in("alice")
     page = tab.go(SETTINGS)
     page.get_by_label("Package name pattern").fill(pattern)
@@ -98,7 +79,7 @@ def test_a_duplicate_protection_rule_is_refused_beside_the_pattern(tab: Visit, s
 
 def test_the_preview_shows_what_the_form_holds_before_saving(tab: Visit, site: World) -> None:
     internal = "acme/internal"
-    width = tab.context.pages[0].viewport_size["width"]  # type: ignore[index]
+    width = width_of(tab)
     name = f"preview-{width}"
     for version in ("1.0", "2.0", "3.0"):
         site.publish(internal, name, version, "p.bin", version.encode())

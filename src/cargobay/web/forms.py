@@ -7,6 +7,7 @@ top of the page."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +15,7 @@ from markupsafe import Markup
 from starlette.datastructures import FormData
 
 from cargobay.errors import CargobayError
-from cargobay.web.page import describe
+from cargobay.web.page import ERROR_TITLES, describe
 
 
 @dataclass
@@ -73,20 +74,36 @@ class FormState:
 
 
 def refuse_from(state: FormState, exc: CargobayError, fields: dict[str, str]) -> None:
-    """Put a service's refusal beside its field: a validation error's field names, or a
-    message that starts with one of ``fields``' labels (``{label: field}``); else under
-    ``_form``, shown at the top of the form."""
+    """Put a service's refusal beside its field. ``fields`` maps what the service names
+    (a validation error's key, or the start of its message) to the form's field; what
+    matches none is shown at the top of the form (``_form``)."""
     message = exc.body.get("message")
+    if isinstance(message, str) and (found := _RUBY_ERRORS.search(message)):
+        message = _ruby_errors(found.group(1))  # "Failed to save group {:path=>[...]}"
     if isinstance(message, dict) and "error" not in message:
         for key, problems in message.items():
             text = ", ".join(map(str, problems)) if isinstance(problems, list) else str(problems)
-            state.refuse(key if key in fields.values() else "_form", text)
+            state.refuse(fields.get(key, "_form"), f"{key.replace('_', ' ').capitalize()} {text}")
         return
-    text = describe(exc)
+    text = describe(exc) or ERROR_TITLES.get(exc.status, "That was refused") + "."
     if isinstance(message, dict) and "error" in message:
         text = str(message["error"])
-    for label, key in fields.items():
-        if text.startswith(label):
+    for start, key in fields.items():
+        if text.startswith(start):
             state.refuse(key, text)
             return
     state.refuse("_form", text)
+
+
+_RUBY_ERRORS = re.compile(r"^(?:\d{3} [^-]*- )?Failed to save \w+ (\{.*\})$", re.DOTALL)
+_RUBY_ENTRY = re.compile(r':(\w+)=>\[((?:"(?:[^"\\]|\\.)*"(?:, )?)*)\]')
+_RUBY_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _ruby_errors(text: str) -> dict[str, list[str]]:
+    """``{:path=>["has already been taken"]}`` (services/namespaces.ruby_hash) back into
+    a dict."""
+    return {
+        key: [re.sub(r"\\(.)", r"\1", m) for m in _RUBY_STRING.findall(items)]
+        for key, items in _RUBY_ENTRY.findall(text)
+    }

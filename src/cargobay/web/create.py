@@ -60,6 +60,11 @@ async def _group_choices(request: Request, who: Visitor) -> list[tuple[int, str]
     return [(v.row.id, v.row.full_path) for v in views]
 
 
+def _status_of(exc: CargobayError) -> int:
+    """A refused form is answered 400, or 403 when the role is too low (as the API)."""
+    return 403 if exc.status == 403 else 400
+
+
 def _number(raw: str) -> int | None:
     return ascii_integer(raw) if raw and ascii_digits(raw) else None
 
@@ -99,6 +104,7 @@ async def create_project(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     state = FormState.of("project", form_of(request))
+    status = 400
     name = field(request, "name")
     if not name:
         state.refuse("name", "Give the project a name.")
@@ -121,10 +127,11 @@ async def create_project(request: Request) -> Response:
             )
         except CargobayError as exc:
             refuse_from(state, exc, PROJECT_FIELDS)
+            status = _status_of(exc)
         else:
             flash(request, "success", f"Project {view.row.full_path} created.")
             return redirect(f"/{view.row.full_path}/-/packages")
-    return await _project_form(request, who, state, 400)
+    return await _project_form(request, who, state, status)
 
 
 # ---------------------------------------------------------------- groups
@@ -152,6 +159,7 @@ async def create_group(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     state = FormState.of("group", form_of(request))
+    status = 400
     name = field(request, "name")
     path = field(request, "path")
     if not name:
@@ -175,7 +183,8 @@ async def create_group(request: Request) -> Response:
             )
         except CargobayError as exc:
             refuse_from(state, exc, GROUP_FIELDS)
+            status = _status_of(exc)
         else:
             flash(request, "success", f"Group {view.row.full_path} created.")
             return redirect(f"/groups/{view.row.full_path}")
-    return await _group_form(request, who, state, 400)
+    return await _group_form(request, who, state, status)

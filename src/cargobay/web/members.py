@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.domain.models import AccessLevel, Member
-from cargobay.errors import CargobayError, Unauthorized, bad_request
+from cargobay.errors import CargobayError, Unauthorized, bad_request, forbidden
 from cargobay.services import browse
 from cargobay.services import members as member_service
 from cargobay.web.account import require_write
@@ -59,6 +59,11 @@ class Place:
     def manages(self) -> bool:
         manager = AccessLevel.OWNER if self.kind == "group" else AccessLevel.MAINTAINER
         return self.level >= manager
+
+    def require_manager(self) -> None:
+        if not self.manages:
+            who = "Owners" if self.kind == "group" else "Maintainers and Owners"
+            raise forbidden(f"Only {who} manage the members of this {self.kind}.")
 
 
 async def _place(request: Request) -> Place:
@@ -143,6 +148,7 @@ async def add_member(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     place = await _place(request)
+    place.require_manager()
     state = FormState.of("member", form_of(request))
     username = field(request, "username").removeprefix("@")
     if not username:
@@ -182,6 +188,7 @@ async def change_role(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     place = await _place(request)
+    place.require_manager()
     try:
         member = await member_service.update_member(
             registry_of(request),

@@ -48,6 +48,8 @@ routes: list[BaseRoute] = [
     Route("/-/user_settings/personal_access_tokens", account.tokens_page),
     post("/-/user_settings/personal_access_tokens", account.create_token),
     post("/-/user_settings/personal_access_tokens/{token_id:row_id}/revoke", account.revoke_token),
+    Route("/-/user_settings/password/edit", account.password_page),
+    post("/-/user_settings/password", account.change_password),
     Route("/admin", explore.to_admin_users),
     Route("/admin/users", admin.users),
     post("/admin/users", admin.create_user),

@@ -4,8 +4,10 @@ added with a role who then publishes. Each test at a desktop and a phone width."
 
 from __future__ import annotations
 
+import re
+
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from tests.browser import sizes
 from tests.browser.conftest import Visit
@@ -176,3 +178,95 @@ def test_a_member_added_with_a_role_then_publishes(tab: Visit, site: World) -> N
     page.locator("tbody tr", has_text="@carol").get_by_role("button", name="Remove carol").click()
     expect(page.get_by_role("status")).to_have_text("Member removed.")
     assert _put(site, project, "x/1.2/x.bin", carol).status_code == 404
+
+
+def test_a_new_user_with_a_token_sets_a_password_and_revokes_the_token(
+    tab: Visit, browser: Browser
+) -> None:
+    width = width_of(tab)
+    user = f"erin-{width}"
+    tab.sign_in("root")
+    page = tab.go("/admin/users")
+    page.get_by_label("Username", exact=True).fill(user)
+    page.get_by_label("Name", exact=True).fill(f"Erin {width}")
+    page.get_by_label("Email").fill(f"{user}@example.com")
+    page.get_by_label("Create a personal access token for them").check()
+    page.get_by_role("button", name="Create user").click()
+    expect(page.get_by_role("heading", name=f"Created user {user}, with a token")).to_be_visible()
+    token = page.locator("#new-token").inner_text().strip()
+    assert token.startswith("glpat-")
+    assert accessibility_problems(page) == []
+
+    # Erin signs in with it and sets a first password: no current one to give.
+    phone = width < 1000
+    erin = Visit(
+        browser.new_context(viewport=tab.page.viewport_size, is_mobile=phone, has_touch=phone),
+        tab.site,
+    )
+    try:
+        page = erin.go("/users/sign_in")
+        page.get_by_label("Personal access token", exact=True).fill(token)
+        page.get_by_role("button", name="Sign in with token").click()
+        expect(page.locator(".who")).to_have_text(f"Erin {width}")
+        page = erin.go("/-/user_settings/personal_access_tokens")
+        page.get_by_role("navigation", name="User settings").get_by_role(
+            "link", name="Password"
+        ).click()
+        expect(page.get_by_label("Current password")).to_have_count(0)
+        page.get_by_label("New password", exact=True).fill("erins-password")
+        page.get_by_label("Confirm the new password").fill("erins-passwort")
+        page.get_by_role("button", name="Set password").click()
+        expect(page.locator("#password-password_confirmation-error")).to_have_text(
+            "Password confirmation doesn't match Password"
+        )
+        assert focused_id(page) == "password-password_confirmation"
+        expect(page.get_by_label("New password", exact=True)).to_have_value("")  # never echoed
+        assert accessibility_problems(page) == []
+        assert not overflows_horizontally(page)
+        page.get_by_label("New password", exact=True).fill("erins-password")
+        page.get_by_label("Confirm the new password").fill("erins-password")
+        page.get_by_role("button", name="Set password").click()
+        expect(page.get_by_role("status")).to_contain_text("Password changed.")
+        expect(page.get_by_label("Current password")).to_be_visible()
+        erin.screenshot(f"password-{width}")
+
+        # Signed in with the token again, Erin revokes it: signed out, and told why.
+        erin.context.clear_cookies()
+        page = erin.go("/users/sign_in")
+        page.get_by_label("Personal access token", exact=True).fill(token)
+        page.get_by_role("button", name="Sign in with token").click()
+        page = erin.go("/-/user_settings/personal_access_tokens")
+        expect(page.locator("tbody tr", has_text="first sign-in")).to_contain_text("this session")
+        page.once("dialog", lambda dialog: dialog.accept())
+        page.get_by_role("button", name="Revoke first sign-in").click()
+        expect(page).to_have_url(re.compile("/users/sign_in$"))
+        expect(page.get_by_role("status")).to_contain_text(
+            "You revoked the token this session was signed in with"
+        )
+        page.get_by_label("Username", exact=True).fill(user)
+        page.get_by_label("Password", exact=True).fill("erins-password")
+        page.get_by_role("button", name="Sign in", exact=True).click()
+        expect(page.locator(".who")).to_have_text(f"Erin {width}")
+        assert erin.errors == []
+    finally:
+        erin.context.close()
+
+
+def test_user_pages_and_the_root_breadcrumb(tab: Visit) -> None:
+    width = width_of(tab)
+    tab.sign_in("root")
+    page = tab.go("/projects/new")
+    _create_project(page, f"Scratch {width}", "root (your personal namespace)")
+    expect(page.get_by_role("status")).to_have_text(f"Project root/scratch-{width} created.")
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="root").click()
+    expect(page).to_have_url(re.compile("/root$"))
+    expect(page.get_by_role("heading", name="Personal projects")).to_be_visible()
+    expect(page.get_by_role("link", name=f"Scratch {width}")).to_be_visible()
+    assert accessibility_problems(page) == []
+    assert not overflows_horizontally(page)
+
+    # Member names link to their pages.
+    page = tab.go("/acme/tools/cli/-/project_members")
+    page.get_by_role("link", name="Alice").first.click()
+    expect(page).to_have_url(re.compile("/alice$"))
+    expect(page.get_by_text("@alice")).to_be_visible()

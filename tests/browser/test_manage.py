@@ -159,6 +159,7 @@ def test_wrong_passwords_blocked_users_and_the_admin_user_list(
 
         dave.page.reload()  # the session ends at once
         expect(dave.page.locator(".who")).to_have_count(0)
+        expect(dave.page.get_by_role("alert")).to_contain_text("You were signed out")
         dave.go("/users/sign_in")
         dave.page.get_by_label("Username", exact=True).fill("dave")
         dave.page.get_by_label("Password", exact=True).fill("dave-password")

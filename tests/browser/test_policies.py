@@ -106,7 +106,7 @@ def test_cleanup_policy_preview_then_run(visit: Visit, site: World) -> None:
     expect(page.get_by_role("status")).to_have_text("Cleanup policy saved.")
     expect(page.locator("#cleanup")).to_contain_text("Next run:")
 
-    page.get_by_role("link", name="Preview what it removes").click()
+    page.get_by_role("link", name="Run the saved policy now").click()
     expect(page.get_by_role("heading", name="Cleanup preview")).to_be_visible()
     rows = page.locator("table.list tbody tr")
     expect(rows).to_have_count(1)  # "dupes" is kept by the pattern, "rel 2.0" is newest
@@ -117,11 +117,11 @@ def test_cleanup_policy_preview_then_run(visit: Visit, site: World) -> None:
     page = visit.go("/acme/internal/-/settings/packages_and_registries")
     page.get_by_label("Always keep names or versions matching").fill("internal-lib")
     page.get_by_role("button", name="Save cleanup policy").click()
-    page.get_by_role("link", name="Preview what it removes").click()
+    page.get_by_role("link", name="Run the saved policy now").click()
     expect(page.locator("table.list tbody tr")).to_have_count(3)  # rel 1.0 and two x.bin
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Run cleanup now").click()
-    expect(page.get_by_role("status")).to_have_text("Cleanup removed 1 packages and 2 files.")
+    expect(page.get_by_role("status")).to_have_text("Cleanup removed 1 package and 2 files.")
 
     project = site.projects[internal]
     with site.api("alice") as api:

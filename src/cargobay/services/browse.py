@@ -11,7 +11,7 @@ from typing import Any
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.integers import ascii_digits
-from cargobay.domain.models import Package
+from cargobay.domain.models import Account, Namespace, Package
 from cargobay.errors import forbidden, not_found
 from cargobay.services import namespaces
 from cargobay.services.access import ProjectAccess
@@ -21,6 +21,7 @@ from cargobay.services.registry import Registry
 from cargobay.storage.db import listing
 from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db import packages as package_sql
+from cargobay.storage.db import users as user_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +105,35 @@ async def group_visible(registry: Registry, principal: Principal, path: str) -> 
         viewer = await namespaces.viewer_of(conn, principal)
         row = await namespace_sql.find_namespace(conn, path) if not ascii_digits(path) else None
         return row is not None and row.kind == "group" and viewer.sees_group(row)
+
+
+@dataclass(frozen=True, slots=True)
+class UserOverview:
+    namespace: Namespace
+    user: Account
+    projects: list[ProjectView]
+    package_counts: dict[int, int]
+
+
+async def user_overview(registry: Registry, principal: Principal, path: str) -> UserOverview:
+    """A user's page (``/<username>``): who they are and the projects of their personal
+    namespace the caller may see; 404 ``User Not Found`` for no such user."""
+    async with registry.db.scan() as conn:
+        viewer = await namespaces.viewer_of(conn, principal)
+        row = await namespace_sql.find_namespace(conn, path) if not ascii_digits(path) else None
+        owners = await user_sql.accounts_owning_namespaces(conn, [row.id]) if row else {}
+        if row is None or row.kind != "user" or row.id not in owners:
+            raise not_found("User Not Found")
+        project_rows = await namespace_sql.projects_in_scope(
+            conn,
+            namespaces.visible_projects(viewer),
+            namespace_id=row.id,
+            order_by="name",
+            descending=False,
+        )
+        return UserOverview(
+            namespace=row,
+            user=owners[row.id],
+            projects=await namespaces.project_views(conn, project_rows),
+            package_counts=await package_sql.package_counts(conn, [p.id for p in project_rows]),
+        )

@@ -57,12 +57,8 @@ async def update_policy(
     assert actor.principal is not None
     async with registry.db.write() as conn:
         access = await managed_project(conn, registry, actor.principal, ref)
-        if (pattern := changes.get("keep_pattern")) and (
-            errors := regex_errors("keep_pattern", pattern)
-        ):
-            raise validation_error(errors)
         current = _view(await sql.find_policy(conn, access.project.id))
-        policy = replace(current.policy, **changes)
+        policy = _changed(current.policy, changes)
         now = utcnow()
         next_run_at = None
         if policy.active:
@@ -87,6 +83,15 @@ async def update_policy(
         return _view(row)
 
 
+def _changed(policy: Policy, changes: dict[str, Any]) -> Policy:
+    """The policy after ``changes``, refused as the API refuses them."""
+    if (pattern := changes.get("keep_pattern")) and (
+        errors := regex_errors("keep_pattern", pattern)
+    ):
+        raise validation_error(errors)
+    return replace(policy, **changes)
+
+
 def _fields(policy: Policy) -> dict[str, Any]:
     return {name: getattr(policy, name) for name in sql.POLICY_FIELDS}
 
@@ -106,10 +111,20 @@ async def _plan(conn: Connection, project_id: int, policy: Policy, now: datetime
 
 async def preview(registry: Registry, principal: Principal, ref: str) -> list[Removal]:
     """What a run started now would remove (nothing changes)."""
+    return (await preview_changes(registry, principal, ref, {}))[1]
+
+
+async def preview_changes(
+    registry: Registry, principal: Principal, ref: str, changes: dict[str, Any]
+) -> tuple[Policy, list[Removal]]:
+    """What a run started now would remove if the policy had ``changes`` (what a form
+    holds before it is saved, refused as ``update_policy`` refuses it); nothing changes.
+    Returns the policy it planned with and the plan."""
     async with registry.db.scan() as conn:
         access = await managed_project(conn, registry, principal, ref)
-        policy = _view(await sql.find_policy(conn, access.project.id)).policy
-        return await _plan(conn, access.project.id, policy, utcnow())
+        saved = _view(await sql.find_policy(conn, access.project.id)).policy
+        policy = _changed(saved, changes)
+        return policy, await _plan(conn, access.project.id, policy, utcnow())
 
 
 async def run_now(registry: Registry, actor: audit.Actor, ref: str) -> list[Removal]:

@@ -17,7 +17,7 @@ from cargobay.auth.passwords import MIN_LENGTH, hash_password, needs_rehash, ver
 from cargobay.auth.principal import Principal
 from cargobay.auth.tokens import TokenKind, digest
 from cargobay.domain.models import Account, PersonalAccessToken, utcnow
-from cargobay.errors import Unauthorized, bad_request, not_found
+from cargobay.errors import Unauthorized, bad_request, not_found, validation_error
 from cargobay.services.registry import Registry
 from cargobay.storage.db import tokens as token_sql
 from cargobay.storage.db import users as user_sql
@@ -131,3 +131,30 @@ async def set_password(registry: Registry, user_ref: str | int, password: str) -
         if user is None:
             raise not_found("User Not Found")
         await user_sql.set_password_hash(conn, user.id, password_hash, utcnow())
+
+
+async def change_own_password(
+    registry: Registry, principal: Principal, current: str, new: str
+) -> SessionIdentity:
+    """The caller changes their own password (the web's Password page). The current one
+    is needed when there is one (a user who never had a password, signed in with a
+    token, sets a first one). Every other session signed in with the old password ends;
+    the identity returned is the caller's session with the new one."""
+    me = principal.user
+    if me is None or me.bot:
+        raise refused("Sign in to change your password.")
+    async with registry.db.read() as conn:
+        account = await user_sql.find_account(conn, me.id)
+    if account is None:
+        raise not_found("User Not Found")
+    stored = account.password_hash
+    if stored and not await anyio.to_thread.run_sync(verify_password, stored, current):
+        raise validation_error({"current_password": ["is wrong"]})
+    if len(new) < MIN_LENGTH:
+        raise validation_error({"password": [f"is too short (minimum is {MIN_LENGTH} characters)"]})
+    if stored and new == current:
+        raise validation_error({"password": ["must differ from the current password"]})
+    password_hash = await anyio.to_thread.run_sync(hash_password, new)
+    async with registry.db.write() as conn:
+        await user_sql.set_password_hash(conn, me.id, password_hash, utcnow())
+    return SessionIdentity(me.id, None, password_mark(password_hash))

@@ -8,9 +8,11 @@ from anyio import CapacityLimiter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from cargobay.auth.passwords import MIN_LENGTH
 from cargobay.domain.models import utcnow
 from cargobay.errors import CargobayError, Forbidden, Unauthorized, bad_request
 from cargobay.services import accounts, profile, sign_in
+from cargobay.web.forms import FormState, refuse_from
 from cargobay.web.page import (
     Visitor,
     describe,
@@ -176,8 +178,81 @@ async def create_token(request: Request) -> Response:
 async def revoke_token(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
-    await accounts.revoke_personal_token(
-        registry_of(request), who.principal, path_id(request, "token_id")
-    )
+    token_id = path_id(request, "token_id")
+    await accounts.revoke_personal_token(registry_of(request), who.principal, token_id)
+    if token_id == session_of(request).get("tid"):
+        end_session(request)  # this session stood on that token: it ends with it
+        flash(
+            request,
+            "success",
+            "You revoked the token this session was signed in with, so you are signed out. "
+            "Sign in again with your password or another token.",
+        )
+        return redirect("/users/sign_in")
     flash(request, "success", "The token was revoked. Anything using it can no longer sign in.")
     return redirect("/-/user_settings/personal_access_tokens")
+
+
+# ---------------------------------------------------------------- password
+
+PASSWORD_URL = "/-/user_settings/password/edit"
+PASSWORD_FIELDS = {
+    "current_password": "current_password",
+    "password": "password",
+    "password_confirmation": "password_confirmation",
+}
+
+
+async def _password_page(request: Request, who: Visitor, state: FormState, status: int) -> Response:
+    me = await accounts.current_user(registry_of(request), who.principal)
+    return render(
+        request,
+        "password.html",
+        status,
+        headers={"Cache-Control": "no-store"},
+        f=state,
+        has_password=bool(me.password_hash),
+        min_password=MIN_LENGTH,
+    )
+
+
+async def password_page(request: Request) -> Response:
+    who = await visitor(request)
+    if not who.signed_in:
+        raise Unauthorized({"message": "Sign in to change your password."})
+    return await _password_page(request, who, FormState("password"), 200)
+
+
+def _typed(request: Request, name: str) -> str:
+    value = form_of(request).get(name)
+    return value if isinstance(value, str) else ""  # passwords are not stripped
+
+
+async def change_password(request: Request) -> Response:
+    who = await visitor(request)
+    require_write(who)
+    # Never echo a password back into the page: the refused form keeps no values.
+    state = FormState("password")
+    current, new = _typed(request, "current_password"), _typed(request, "password")
+    if not new:
+        state.refuse("password", "Enter the new password.")
+    elif new != _typed(request, "password_confirmation"):
+        state.refuse("password_confirmation", "Password confirmation doesn't match Password")
+    if not state.failed:
+        limiter: CapacityLimiter = request.app.state.sign_in_limiter
+        try:
+            async with limiter:  # password hashing is CPU-heavy by design: bound it
+                identity = await sign_in.change_own_password(
+                    registry_of(request), who.principal, current, new
+                )
+        except CargobayError as exc:
+            refuse_from(state, exc, PASSWORD_FIELDS)
+        else:
+            start_session(request, identity)
+            flash(
+                request,
+                "success",
+                "Password changed. Other sessions signed in with the old password have ended.",
+            )
+            return redirect(PASSWORD_URL)
+    return await _password_page(request, who, state, 400)

@@ -3,13 +3,16 @@ else gets the 404 page, as GitLab answers /admin."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from cargobay.auth.passwords import MIN_LENGTH
 from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
+from cargobay.domain.models import utcnow
 from cargobay.errors import CargobayError, bad_params, not_found
-from cargobay.services import accounts, sign_in
+from cargobay.services import accounts
 from cargobay.web.account import require_write
 from cargobay.web.page import (
     Visitor,
@@ -25,6 +28,8 @@ from cargobay.web.page import (
 )
 
 PER_PAGE = 50
+NEW_USER_TOKEN_NAME = "first sign-in"
+NEW_USER_TOKEN_DAYS = 7
 USERS_URL = "/admin/users"
 
 
@@ -36,7 +41,13 @@ async def admin_visitor(request: Request) -> Visitor:
 
 
 async def _users_page(
-    request: Request, who: Visitor, *, error: str = "", form: dict[str, str] | None = None
+    request: Request,
+    who: Visitor,
+    *,
+    error: str = "",
+    form: dict[str, str] | None = None,
+    new_user: str = "",
+    new_token: str = "",
 ) -> Response:
     search = request.query_params.get("search", "").strip()
     raw_page = request.query_params.get("page", "1") or "1"
@@ -64,6 +75,10 @@ async def _users_page(
         error=error,
         form=form or {},
         min_password=MIN_LENGTH,
+        new_user=new_user,
+        new_token=new_token,
+        token_days=NEW_USER_TOKEN_DAYS,
+        headers={"Cache-Control": "no-store"},
     )
 
 
@@ -72,30 +87,39 @@ async def users(request: Request) -> Response:
 
 
 async def create_user(request: Request) -> Response:
+    """A new user, with the password the administrator gives (if any) and, when asked, a
+    personal access token shown once on the page (for a user who signs in with one)."""
     who = await admin_visitor(request)
     require_write(who)
     entered = {name: field(request, name) for name in ("username", "name", "email")}
     password = form_of(request).get("password")
     password = password if isinstance(password, str) and password else None
+    with_token = form_of(request).get("token") == "on"
     registry = registry_of(request)
     try:
-        if password is not None and len(password) < MIN_LENGTH:
-            raise bad_params(f"password is too short (minimum is {MIN_LENGTH} characters)")
         created = await accounts.create_user(
             registry,
             who.principal,
             username=entered["username"],
             name=entered["name"],
             email=entered["email"],
-            password=None,
+            password=password,
             is_admin=form_of(request).get("admin") == "on",
         )
-        if password is not None:
-            await sign_in.set_password(registry, created.id, password)
     except CargobayError as exc:
         return await _users_page(request, who, error=describe(exc), form=entered)
-    flash(request, "success", f"Created user {created.username}.")
-    return redirect(USERS_URL)
+    if not with_token:
+        flash(request, "success", f"Created user {created.username}.")
+        return redirect(USERS_URL)
+    _, token = await accounts.create_personal_token_for(
+        registry,
+        who.principal,
+        created.id,
+        name=NEW_USER_TOKEN_NAME,
+        scopes=["api"],
+        expires_at=utcnow().date() + timedelta(days=NEW_USER_TOKEN_DAYS),
+    )
+    return await _users_page(request, who, new_user=created.username, new_token=token)
 
 
 async def _set_blocked(request: Request, *, blocked: bool) -> Response:

@@ -20,7 +20,7 @@ from cargobay.domain.names import decoded_path
 from cargobay.errors import CargobayError
 from cargobay.services.registry import Registry
 from cargobay.web import assets, page
-from cargobay.web.format import human_size, iso_time, short_time, with_query
+from cargobay.web.format import human_size, iso_time, plural, short_time, with_query
 from cargobay.web.routes import routes
 from cargobay.web.session import SessionMiddleware, session_secret
 
@@ -73,7 +73,7 @@ def templates() -> Environment:
         auto_reload=False,
     )
     env.filters.update(size=human_size, iso=iso_time, when=short_time, path=decoded_path)
-    env.globals.update(with_query=with_query)
+    env.globals.update(with_query=with_query, plural=plural)
     return env
 
 

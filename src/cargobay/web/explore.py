@@ -98,9 +98,13 @@ async def groups(request: Request) -> Response:
 
 async def group_page(request: Request) -> Response:
     who = await visitor(request)
-    overview = await browse.group_overview(
-        registry_of(request), who.principal, request.path_params["group"]
-    )
+    ref = request.path_params["group"]
+    try:
+        overview = await browse.group_overview(registry_of(request), who.principal, ref)
+    except NotFound:
+        if await _user_namespace(request, ref):
+            return redirect(f"/{ref}")  # a personal namespace: its user's page
+        raise
     return render(
         request,
         "group.html",
@@ -126,5 +130,32 @@ async def namespace_or_project(request: Request) -> Response:
     except NotFound:
         if await browse.group_visible(registry, who.principal, path):
             return redirect(f"/groups/{path}")
-        raise not_found("There is no project or group at this address") from None
+        if "/" not in path:  # a user's page: /<username>
+            try:
+                overview = await browse.user_overview(registry, who.principal, path)
+            except NotFound:
+                pass
+            else:
+                return _user_page(request, overview)
+        raise not_found("There is no project, group or user at this address") from None
     return redirect(f"/{access.project.full_path}/-/packages")
+
+
+async def _user_namespace(request: Request, path: str) -> bool:
+    who = await visitor(request)
+    try:
+        await browse.user_overview(registry_of(request), who.principal, path)
+    except NotFound:
+        return False
+    return True
+
+
+def _user_page(request: Request, overview: browse.UserOverview) -> Response:
+    return render(
+        request,
+        "user.html",
+        person=overview.user,
+        namespace=overview.namespace,
+        projects=overview.projects,
+        counts=overview.package_counts,
+    )

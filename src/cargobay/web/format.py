@@ -62,3 +62,8 @@ def parse_size(text: str) -> int | None:
     if factor is None:
         return None
     return int(float(match.group(1)) * factor)
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    """``1 package``, ``2 packages``, ``1,024 files``."""
+    return f"{count:,} {one if count == 1 else (many or one + 's')}"

@@ -29,6 +29,10 @@ log = logging.getLogger("cargobay")
 
 MAX_FORM_BYTES = 64 * 1024
 SESSION_LIFETIME = 7 * 24 * 3600  # sign in again after a week, however active
+SESSION_ENDED = (
+    "You were signed out: your session expired, or the password or token it was signed in "
+    "with changed, or your account was blocked. Sign in again."
+)
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -97,6 +101,7 @@ async def visitor(request: Request) -> Visitor:
             found = await sign_in.session_principal(registry_of(request), identity)
         if found is None:
             end_session(request)
+            flash(request, "error", SESSION_ENDED)
         else:
             principal = found
     result = Visitor(principal)

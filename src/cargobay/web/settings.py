@@ -16,6 +16,7 @@ from cargobay.domain.cleanup import (
     NOT_DOWNLOADED,
     NOT_LATEST,
     OLDER_THAN,
+    Removal,
 )
 from cargobay.domain.integers import ascii_digits, ascii_integer
 from cargobay.domain.models import AccessLevel, PackageType, RegistryAccess
@@ -24,11 +25,14 @@ from cargobay.services import browse, cleanup, policies
 from cargobay.services import projects as project_service
 from cargobay.services.access import ProjectAccess
 from cargobay.web.account import require_write
+from cargobay.web.format import plural
+from cargobay.web.forms import FormState, refuse_from
 from cargobay.web.page import (
     actor,
     describe,
     field,
     flash,
+    form_of,
     path_id,
     redirect,
     registry_of,
@@ -115,6 +119,19 @@ async def _maintained(request: Request) -> ProjectAccess:
 
 async def project_settings(request: Request) -> Response:
     access = await _maintained(request)
+    return await _settings_page(request, access)
+
+
+async def _settings_page(
+    request: Request,
+    access: ProjectAccess,
+    *,
+    cleanup_form: FormState | None = None,
+    rule_form: FormState | None = None,
+    preview: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Response:
+    """The settings page; after a refused or previewed form, with what was typed."""
     who = await visitor(request)
     registry = registry_of(request)
     context: dict[str, Any] = {"policy": None, "rules": []}
@@ -125,6 +142,7 @@ async def project_settings(request: Request) -> Response:
     return render(
         request,
         "project_settings.html",
+        status,
         project=access.project,
         can=access.can,
         tab="settings",
@@ -139,6 +157,10 @@ async def project_settings(request: Request) -> Response:
         level_name=protection.level_name,
         type_name=lambda value: PackageType(value).name,
         cleanup_every=_every(registry.settings.cleanup_interval_seconds),
+        c=cleanup_form or FormState("cleanup"),
+        r=rule_form or FormState("rule"),
+        preview=preview,
+        reasons=REASONS,
         **context,
     )
 
@@ -180,30 +202,81 @@ def _rule_number(request: Request, name: str, label: str) -> int | None:
     return number
 
 
+def _cleanup_changes(request: Request, state: FormState) -> dict[str, Any]:
+    """The policy fields the form holds; each unreadable one refused in ``state``."""
+    keep_n = field(request, "keep_n_duplicated_package_files") or "all"
+    if keep_n not in KEEP_N_DUPLICATED:
+        state.refuse(
+            "keep_n_duplicated_package_files", f"Choose one of {', '.join(KEEP_N_DUPLICATED)}."
+        )
+    changes: dict[str, Any] = {
+        "keep_n_duplicated_package_files": keep_n,
+        "keep_pattern": field(request, "keep_pattern"),
+    }
+    for name, label, _ in NUMBER_RULES:
+        try:
+            changes[name] = _rule_number(request, name, label)
+        except CargobayError as exc:
+            state.refuse(name, describe(exc))
+    return changes
+
+
+CLEANUP_FIELDS = {"keep_pattern": "keep_pattern"}
+
+
 async def set_cleanup_policy(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     access = await _maintained(request)
-    try:
-        keep_n = field(request, "keep_n_duplicated_package_files") or "all"
-        if keep_n not in KEEP_N_DUPLICATED:
-            raise bad_request(
-                f"Keep duplicated files: choose one of {', '.join(KEEP_N_DUPLICATED)}."
+    state = FormState.of("cleanup", form_of(request))
+    changes = _cleanup_changes(request, state)
+    if not state.failed:
+        try:
+            await cleanup.update_policy(
+                registry_of(request), actor(request, who), str(access.project.id), changes
             )
-        changes: dict[str, Any] = {
-            "keep_n_duplicated_package_files": keep_n,
-            "keep_pattern": field(request, "keep_pattern"),
-        }
-        for name, label, _ in NUMBER_RULES:
-            changes[name] = _rule_number(request, name, label)
-        await cleanup.update_policy(
-            registry_of(request), actor(request, who), str(access.project.id), changes
-        )
-    except CargobayError as exc:
-        flash(request, "error", f"The cleanup policy was not saved: {describe(exc)}")
-    else:
-        flash(request, "success", "Cleanup policy saved.")
+        except CargobayError as exc:
+            refuse_from(state, exc, CLEANUP_FIELDS)
+    if state.failed:
+        return await _settings_page(request, access, cleanup_form=state, status=400)
+    flash(request, "success", "Cleanup policy saved.")
     return redirect(settings_url(access) + "#cleanup")
+
+
+def _counts(removals: list[Removal]) -> dict[str, Any]:
+    packages = sum(1 for r in removals if r.file_id is None)
+    return {
+        "removals": removals[:PREVIEW_ROWS],
+        "packages": packages,
+        "files": len(removals) - packages,
+        "total": len(removals),
+    }
+
+
+async def preview_form(request: Request) -> Response:
+    """ "Preview what it removes" on the settings form: the plan of exactly what the form
+    holds, shown under it with the form as typed; nothing is saved."""
+    who = await visitor(request)
+    access = await _maintained(request)
+    state = FormState.of("cleanup", form_of(request))
+    changes = _cleanup_changes(request, state)
+    preview: dict[str, Any] | None = None
+    if not state.failed:
+        try:
+            policy, removals = await cleanup.preview_changes(
+                registry_of(request), who.principal, str(access.project.id), changes
+            )
+        except CargobayError as exc:
+            refuse_from(state, exc, CLEANUP_FIELDS)
+        else:
+            preview = {"policy": policy, **_counts(removals)}
+    return await _settings_page(
+        request,
+        access,
+        cleanup_form=state,
+        preview=preview,
+        status=400 if state.failed else 200,
+    )
 
 
 async def cleanup_preview(request: Request) -> Response:
@@ -220,12 +293,9 @@ async def cleanup_preview(request: Request) -> Response:
         can=access.can,
         tab="settings",
         policy=view.policy,
-        removals=removals[:PREVIEW_ROWS],
-        packages=sum(1 for r in removals if r.file_id is None),
-        files=sum(1 for r in removals if r.file_id is not None),
-        total=len(removals),
         reasons=REASONS,
         back=settings_url(access),
+        **_counts(removals),
     )
 
 
@@ -238,42 +308,55 @@ async def cleanup_run(request: Request) -> Response:
     )
     packages = sum(1 for r in removals if r.file_id is None)
     files = len(removals) - packages
-    flash(request, "success", f"Cleanup removed {packages} packages and {files} files.")
+    flash(
+        request,
+        "success",
+        f"Cleanup removed {plural(packages, 'package')} and {plural(files, 'file')}.",
+    )
     return redirect(settings_url(access) + "#cleanup")
 
 
 # ---------------------------------------------------------------- protection rules
 
 
+RULE_FIELDS = {
+    "Package name pattern": "package_name_pattern",
+    protection.NEEDS_A_LEVEL: "minimum_access_level_for_push",
+}
+
+
 async def create_rule(request: Request) -> Response:
     who = await visitor(request)
     require_write(who)
     access = await _maintained(request)
+    state = FormState.of("rule", form_of(request))
     push = field(request, "minimum_access_level_for_push")
     delete = field(request, "minimum_access_level_for_delete")
     package_type = field(request, "package_type") or "generic"
-    try:
-        if push and push not in protection.PUSH_LEVELS:
-            raise bad_request(f"Unknown push level {push!r}.")
-        if delete and delete not in protection.DELETE_LEVELS:
-            raise bad_request(f"Unknown delete level {delete!r}.")
-        if package_type not in protection.RULE_PACKAGE_TYPES:
-            raise bad_request(f"Unknown package type {package_type!r}.")
-        await policies.create_rule(
-            registry_of(request),
-            actor(request, who),
-            str(access.project.id),
-            policies.RuleChange(
-                package_name_pattern=field(request, "package_name_pattern"),
-                package_type=package_type,
-                minimum_access_level_for_push=push or None,
-                minimum_access_level_for_delete=delete or None,
-            ),
-        )
-    except CargobayError as exc:
-        flash(request, "error", f"The rule was not added: {describe(exc)}")
-    else:
-        flash(request, "success", "Protection rule added.")
+    if push and push not in protection.PUSH_LEVELS:
+        state.refuse("minimum_access_level_for_push", f"Unknown push level {push!r}.")
+    if delete and delete not in protection.DELETE_LEVELS:
+        state.refuse("minimum_access_level_for_delete", f"Unknown delete level {delete!r}.")
+    if package_type not in protection.RULE_PACKAGE_TYPES:
+        state.refuse("package_type", f"Unknown package type {package_type!r}.")
+    if not state.failed:
+        try:
+            await policies.create_rule(
+                registry_of(request),
+                actor(request, who),
+                str(access.project.id),
+                policies.RuleChange(
+                    package_name_pattern=field(request, "package_name_pattern"),
+                    package_type=package_type,
+                    minimum_access_level_for_push=push or None,
+                    minimum_access_level_for_delete=delete or None,
+                ),
+            )
+        except CargobayError as exc:
+            refuse_from(state, exc, RULE_FIELDS)
+    if state.failed:
+        return await _settings_page(request, access, rule_form=state, status=422)
+    flash(request, "success", "Protection rule added.")
     return redirect(settings_url(access) + "#protection")
 
 

@@ -172,7 +172,6 @@ async def project_packages(request: Request) -> Response:
         "order_by": ORDER_BY,
         "sorts": SORTS,
         "statuses": STATUSES,
-        "types": TYPES,
         "publish": commands.publish_commands(
             commands.Target(_base_url(request), access.project.id, "my-package", "1.0.0"),
             "./my-file.tar.gz",
@@ -229,7 +228,6 @@ async def group_packages(request: Request) -> Response:
         order_by=GROUP_ORDER_BY,
         sorts=SORTS,
         statuses=STATUSES,
-        types=TYPES,
         packages=_rows(found),
         **_pages(filters, found),
     )

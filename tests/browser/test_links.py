@@ -1,0 +1,90 @@
+"""Every link leads to a page (issue 20): a crawl of the whole interface as the
+administrator and as a signed-out visitor, plus the ``web_url``/``web_path`` fields of
+the API's answers; and a long package name wraps without breaking the other columns."""
+
+from __future__ import annotations
+
+from collections import deque
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+from tests.browser.conftest import Visit
+from tests.browser.world import World
+
+SKIPPED = ("/users/sign_out",)
+MAX_PAGES = 400
+
+
+def crawl(visit: Visit, start: list[str]) -> dict[str, int]:
+    """Breadth-first over same-origin links from ``start``; the status of each page."""
+    base = visit.site.server.base_url
+    seen: dict[str, int] = {}
+    queue = deque(start)
+    while queue and len(seen) < MAX_PAGES:
+        path = queue.popleft()
+        if path in seen:
+            continue
+        # Downloads (files, archives) are links too: fetched with the session, not shown.
+        response = visit.context.request.get(base + path, max_redirects=5)
+        seen[path] = response.status
+        if response.status >= 400 or "text/html" not in response.headers.get("content-type", ""):
+            continue
+        visit.page.goto(base + path)
+        hrefs: list[str] = visit.page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+        for href in hrefs:
+            url = urldefrag(urljoin(base + path, href)).url
+            parts = urlsplit(url)
+            if f"{parts.scheme}://{parts.netloc}" != base or any(s in parts.path for s in SKIPPED):
+                continue
+            queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+    return seen
+
+
+def api_web_paths(site: World) -> list[str]:
+    """The pages the API's answers point to (projects' web_url, packages' web_path)."""
+    base = site.server.base_url
+    paths = []
+    with site.api() as api:
+        for project in api.get("/projects", params={"per_page": 100}).json():
+            paths.append(urlsplit(project["web_url"]).path)
+            packages = api.get(f"/projects/{project['id']}/packages", params={"per_page": 100})
+            for package in packages.json():
+                paths.append(package["_links"]["web_path"])
+        for group in api.get("/groups", params={"per_page": 100}).json():
+            paths.append(urlsplit(group["web_url"]).path)
+        for user in api.get("/users", params={"per_page": 100}).json():
+            paths.append(urlsplit(user["web_url"]).path)
+    assert paths and all(p.startswith("/") for p in paths), base
+    return paths
+
+
+def test_no_link_leads_to_a_404(visit: Visit, site: World) -> None:
+    anonymous = crawl(visit, ["/", "/explore"])
+    assert not {p: s for p, s in anonymous.items() if s == 404 or s >= 500}
+    visit.sign_in("root")
+    signed_in = crawl(visit, ["/explore", "/admin", *api_web_paths(site)])
+    broken = {p: s for p, s in signed_in.items() if s == 404 or s >= 500}
+    assert not broken, broken
+    # The crawl reached the deep pages, not only the front.
+    assert any("/-/packages/" in p for p in signed_in), sorted(signed_in)
+    assert any("/-/settings/" in p for p in signed_in), sorted(signed_in)
+
+
+LINE_BOXES = """td => { const r = document.createRange(); r.selectNodeContents(td);
+  return new Set([...r.getClientRects()].map(b => Math.round(b.top))).size; }"""
+
+
+def test_a_long_package_name_wraps_without_breaking_the_other_columns(
+    visit: Visit, site: World
+) -> None:
+    long_name = "a-very-long-package-name-" * 9 + "end"
+    site.publish("acme/tools/cli", long_name, "1.0.0-beta.1", "x.bin", b"x")
+    visit.sign_in("root")
+    page = visit.go(f"/acme/tools/cli/-/packages?package_name={long_name[:30]}")
+    row = page.locator("table.list tbody tr", has_text="end").first
+    assert row.is_visible()
+    for cell in row.locator("td:not(.name)").all():
+        assert cell.evaluate(LINE_BOXES) <= 2, cell.inner_text()
+    name = row.locator("td.name")
+    assert name.evaluate(LINE_BOXES) >= 2  # the name is what wraps
+    viewport = page.viewport_size
+    assert viewport and page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]

@@ -524,6 +524,9 @@ def render_publish(r: dict[str, Any]) -> list[str]:
         f"| publish a tree of {tree}, `cargobay publish --jobs {r['jobs']}`, files/s | "
         f"{fmt(r['cargobay_publish']['files_s'])} | sequential `curl -T` loop "
         f"{fmt(r['curl_loop']['files_s'])} | {r['ratio_vs_curl_loop']} | |",
+        f"| the same, `python -m cargobay.client publish` (no server imports), files/s | "
+        f"{fmt(r['client_only_publish']['files_s'])} | the same loop | "
+        f"{r['client_only_publish']['ratio_vs_curl_loop']} | |",
         f"| re-publish of the unchanged tree (0 sent), s | "
         f"{r['republish_unchanged']['seconds']['median']} | | | |",
     ]

@@ -433,6 +433,15 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     results["archives_1gib"] = json.loads(archives_out.read_text())
+    progress("publishing a directory against a curl loop (bench/publish.py)")
+    publish_out = RESULTS / "publish.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.publish", "--out", str(publish_out)]
+        + (["--quick"] if args.quick else []),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    results["publish_tree"] = json.loads(publish_out.read_text())
     results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
@@ -467,6 +476,7 @@ def render(r: dict[str, Any]) -> str:
         f"| Packages API page at 100k packages | worst median {r['packages_list_100k']['worst_median_ms']} ms | | | |",
         *render_load(r["load"]),
         *render_archives(r["archives_1gib"]),
+        *render_publish(r["publish_tree"]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -505,6 +515,20 @@ def render_archives(r: dict[str, Any]) -> list[str]:
         f"| ~archive.tar.gz against one-thread zlib level 1 | "
         f"{r['tar_gz']['mb_s']['median']:.0f} MB/s | zlib {r['zlib_level1_mb_s']} MB/s | "
         f"{r['tar_gz']['ratio_vs_zlib']} | |"
+    ]
+
+
+def render_publish(r: dict[str, Any]) -> list[str]:
+    tree = f"{r['files']} files of {r['size'] // 1024} KiB"
+    return [
+        f"| publish a tree of {tree}, `cargobay publish --jobs {r['jobs']}`, files/s | "
+        f"{fmt(r['cargobay_publish']['files_s'])} | sequential `curl -T` loop "
+        f"{fmt(r['curl_loop']['files_s'])} | {r['ratio_vs_curl_loop']} | |",
+        f"| the same, `python -m cargobay.client publish` (no server imports), files/s | "
+        f"{fmt(r['client_only_publish']['files_s'])} | the same loop | "
+        f"{r['client_only_publish']['ratio_vs_curl_loop']} | |",
+        f"| re-publish of the unchanged tree (0 sent), s | "
+        f"{r['republish_unchanged']['seconds']['median']} | | | |",
     ]
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import subprocess
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ def cargobay(env: dict[str, str], *args: str, cwd: Path | None = None) -> Run:
 def client_env(srv: Server, project: str = "root/demo", url: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CARGOBAY_", "CI_"))}
     env.update(CARGOBAY_URL=url or srv.base_url, CARGOBAY_TOKEN=srv.token)
+    # No profile file of the user running the tests (docs/cli.md: config.toml).
+    env["XDG_CONFIG_HOME"] = str(Path(tempfile.gettempdir()) / "cargobay-tests-no-config")
     env["CARGOBAY_PROJECT"] = project
     return env
 
@@ -55,10 +58,16 @@ def demo(server: Server) -> Server:
 
 class Recorder:
     """A tiny HTTP proxy in front of a server that records every request line and its
-    headers: what a client really sent."""
+    headers: what a client really sent. ``lose``: numbers (1 = the first) of the PUTs
+    whose answer is lost after the server took them: the connection is closed without
+    an answer, or ``502`` is answered instead of the server's own (a proxy timing out)."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, lose: dict[int, str] | None = None) -> None:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.lose = dict(lose or {})
+        self.lost: list[tuple[str, str, int]] = []  # (how, path, the server's status)
+        self.puts = 0
+        lock = threading.Lock()
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -79,6 +88,21 @@ class Recorder:
                     data = answer.read()
                 finally:
                     upstream.close()
+                how = ""
+                if self.command == "PUT":
+                    with lock:
+                        recorder.puts += 1
+                        how = recorder.lose.pop(recorder.puts, "")
+                        if how:
+                            recorder.lost.append((how, self.path, answer.status))
+                if how == "close":
+                    self.close_connection = True
+                    return
+                if how == "502":
+                    self.send_response(502, "Bad Gateway")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 self.send_response(answer.status, answer.reason)
                 for key, value in answer.getheaders():
                     if key.lower() not in ("transfer-encoding", "content-length", "connection"):

@@ -15,6 +15,29 @@ from cargobay.client.publish import name_problem
 SERVER_STACK = ("sqlalchemy", "granian", "boto3", "botocore", "starlette", "alembic", "asyncpg")
 
 
+@pytest.mark.parametrize("argv", [["publish", "--help"], ["login", "--help"]])
+def test_the_cargobay_script_runs_a_client_command_without_the_server(argv: list[str]) -> None:
+    code = (
+        "import sys, json, atexit; from cargobay.cli.entry import main;"
+        "atexit.register(lambda: print(json.dumps(sorted(sys.modules)), file=sys.stderr));"
+        f"sys.argv = ['cargobay', *{argv!r}]; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("Usage: cargobay "), out
+    loaded = json.loads(out.stderr.strip().splitlines()[-1])
+    assert [m for m in loaded if m.split(".")[0] in SERVER_STACK] == []
+
+
+def test_the_cargobay_script_lists_every_command() -> None:
+    code = (
+        "import sys; from cargobay.cli.entry import main; sys.argv = ['cargobay', '--help']; main()"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out
+    for name in ("serve", "admin", "gc", "publish", "fetch", "login", "logout"):
+        assert f"  {name} " in out.stdout, name
+
+
 def test_the_client_imports_no_server_stack() -> None:
     code = (
         "import sys, json, cargobay.client.cli, cargobay.domain.versions;"

@@ -540,7 +540,5 @@ running.add_data_dir_option(main)
 
 # The client (publish, fetch, ls, rm against any GitLab-compatible server): client/cli.py.
 # After the line above: it reads no data directory.
-main.add_command(client_cli.publish)
-main.add_command(client_cli.fetch)
-main.add_command(client_cli.ls)
-main.add_command(client_cli.rm)
+for _command in client_cli.COMMANDS:
+    main.add_command(_command)

@@ -1,11 +1,13 @@
-"""The client commands: ``cargobay publish|fetch|ls|rm`` (docs/cli.md). Each is a click
-command that cli/main.py adds to the ``cargobay`` group; this module imports no server
-code, so it runs where only httpx, rich and click are installed."""
+"""The client commands: ``cargobay publish|fetch|ls|rm|login|logout`` (docs/cli.md). The
+``cargobay`` script runs them on :func:`client` (cli/entry.py), and cli/main.py's group
+lists them too; this module imports no server code, so it starts fast and runs where only
+httpx, rich and click are installed."""
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ import click
 from cargobay.client import config as configuration
 from cargobay.client.config import ClientError, ConfigError
 from cargobay.client.fetch import Fetcher, resolve_version
-from cargobay.client.manage import list_files, list_packages, remove
+from cargobay.client.manage import check_login, list_files, list_packages, remove
 from cargobay.client.publish import Publisher, scan
 from cargobay.client.remote import Remote
 from cargobay.client.report import Reporter, Summary
@@ -25,16 +27,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def connection_options(command: F) -> F:
-    """--url, --token, --project, --gitlab-only, and the one-line error handling."""
+    """--url, --token, --project, --remote, --gitlab-only, and the one-line error handling."""
 
     @click.option("--url", help="Server base URL (CARGOBAY_URL; in GitLab CI: CI_API_V4_URL).")
     @click.option("--token", help="Token (CARGOBAY_TOKEN, CARGOBAY_JOB_TOKEN; CI_JOB_TOKEN).")
     @click.option("--project", help="Project id or full path (CARGOBAY_PROJECT; CI_PROJECT_ID).")
+    @click.option("--remote", help="Profile of the configuration file (CARGOBAY_REMOTE).")
     @click.option(
         "--gitlab-only",
         is_flag=True,
         help="Use no Cargobay extension, as against GitLab (CARGOBAY_GITLAB_ONLY=1).",
     )
+    @one_line_errors
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        return command(**kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def one_line_errors(command: F) -> F:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         try:
@@ -56,6 +68,7 @@ def _remote(kwargs: dict[str, Any], *, jobs: int = 4, need_project: bool = True)
         project=kwargs.pop("project"),
         gitlab_only=kwargs.pop("gitlab_only"),
         need_project=need_project,
+        remote=kwargs.pop("remote"),
     )
     return Remote(cfg, jobs=jobs)
 
@@ -171,4 +184,73 @@ def rm(**kwargs: Any) -> None:
         click.echo(f"deleted {item}")
 
 
-COMMANDS = [publish, fetch, ls, rm]
+@click.command()
+@click.argument("server_url", required=False, metavar="[URL]")
+@click.option("--url", help="Server base URL (or give it as the argument).")
+@click.option("--token-stdin", is_flag=True, help="Read the token from stdin, not a prompt.")
+@click.option("--remote", default="default", show_default=True, help="Profile name.")
+@click.option("--project", help="Default project of the profile (id or full path).")
+@click.option("--gitlab-only", is_flag=True, help="Remember to use no Cargobay extension.")
+@one_line_errors
+def login(**kwargs: Any) -> None:
+    """Check a token against a server and save both as a profile of
+    $XDG_CONFIG_HOME/cargobay/config.toml (mode 0600). The token is read from a hidden
+    prompt or with --token-stdin, never from the command line."""
+    url = kwargs["server_url"] or kwargs["url"]
+    if not url:
+        raise ConfigError("no server URL: cargobay login URL")
+    if kwargs["server_url"] and kwargs["url"] and kwargs["server_url"] != kwargs["url"]:
+        raise ConfigError("two different URLs: give it once")
+    base = configuration.base_url(url)
+    if kwargs["token_stdin"]:
+        token = sys.stdin.readline().strip()
+    elif sys.stdin.isatty():
+        token = click.prompt("Token", hide_input=True, err=True).strip()
+    else:
+        raise ConfigError("no terminal to ask for the token: pipe it with --token-stdin")
+    if not token:
+        raise ConfigError("an empty token")
+    cfg = configuration.Config(
+        base,
+        configuration.token_header(token),
+        token,
+        kwargs["project"] or "",
+        kwargs["gitlab_only"],
+    )
+    remote = Remote(cfg, retries=1)
+    try:
+        who = check_login(remote)
+    finally:
+        remote.close()
+    values: dict[str, Any] = {"url": base, "token": token}
+    if kwargs["project"]:
+        values["project"] = kwargs["project"]
+    if kwargs["gitlab_only"]:
+        values["gitlab_only"] = True
+    path = configuration.save_profile(os.environ, kwargs["remote"], values)
+    click.echo(f"Logged in to {base} {who}; profile {kwargs['remote']!r} saved in {path}")
+
+
+@click.command()
+@click.option("--remote", default="default", show_default=True, help="Profile name.")
+@one_line_errors
+def logout(**kwargs: Any) -> None:
+    """Remove a profile (its URL and token) from the configuration file; the file goes
+    when no profile is left. The token stays valid on the server."""
+    path = configuration.remove_profile(os.environ, kwargs["remote"])
+    if path is None:
+        click.echo(f"No profile {kwargs['remote']!r}: nothing to remove")
+    else:
+        click.echo(f"Removed profile {kwargs['remote']!r} from {path}")
+
+
+COMMANDS = [publish, fetch, ls, rm, login, logout]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def client() -> None:
+    """Cargobay's client: publish, fetch, ls, rm, login, logout (docs/cli.md)."""
+
+
+for _command in COMMANDS:
+    client.add_command(_command)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cargobay.client.config import ClientError
+from cargobay.client.config import ClientError, ConfigError
 from cargobay.client.remote import Remote, describe
 
 
@@ -73,3 +73,29 @@ def remove(remote: Remote, name: str, version: str, paths: list[str]) -> list[st
             if response.status_code >= 400:
                 raise ClientError(describe(response))
     return paths
+
+
+def check_login(remote: Remote) -> str:
+    """Whether the server takes the token, before ``login`` saves it: ``GET /user`` for
+    a personal token (a 403 there, GitLab's answer to a token without ``read_user``,
+    still proves the token valid), the project's package list for a deploy or job token
+    (the only API that answers them), and for any token the project when one is given.
+    Returns how to name who logged in."""
+    config = remote.config
+    who = ""
+    if config.header == "PRIVATE-TOKEN":
+        response = remote.request("GET", "/user")
+        if response.status_code == 200:
+            who = f"as {response.json().get('username', '?')}"
+        elif response.status_code != 403:
+            raise ClientError(describe(response, "no API at this URL"))
+    elif not config.project:
+        raise ConfigError("a deploy or job token can only be checked on a project: pass --project")
+    if config.project:
+        response = remote.request(
+            "GET", f"{remote.project}/packages", params={"per_page": 1, "package_type": "generic"}
+        )
+        if response.status_code >= 400:
+            raise ClientError(describe(response, f"no project {config.project}"))
+        who = f"{who} on project {config.project}".strip()
+    return who or "(the token was accepted)"

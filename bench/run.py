@@ -13,6 +13,7 @@ DAV PUT) on loopback, then measures, as medians of several runs with min and max
   - Packages API list pages at 100,000 packages (bench/listing.py);
   - 100 concurrent 1 MiB uploads into one package: throughput, errors, files present;
   - a 1 GiB package as one archive against file by file (bench/archives.py);
+  - metrics on against off on small downloads and uploads (bench/metrics.py);
   - peak resident memory of the server process tree during each.
 Writes bench/results/results.{json,md} and bench/results/throughput.png.
 """
@@ -442,6 +443,15 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
     )
     results["publish_tree"] = json.loads(publish_out.read_text())
+    progress("metrics on against off, same run (bench/metrics.py)")
+    metrics_out = RESULTS / "metrics.json"
+    subprocess.run(
+        [sys.executable, "-m", "bench.metrics", "--out", str(metrics_out)]
+        + (["--runs", "2", "--seconds", "5"] if args.quick else []),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    results["metrics_overhead"] = json.loads(metrics_out.read_text())
     results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
@@ -477,6 +487,7 @@ def render(r: dict[str, Any]) -> str:
         *render_load(r["load"]),
         *render_archives(r["archives_1gib"]),
         *render_publish(r["publish_tree"]),
+        *render_metrics(r["metrics_overhead"]),
     ]
     return "\n".join(lines) + "\n"
 
@@ -529,6 +540,18 @@ def render_publish(r: dict[str, Any]) -> list[str]:
         f"{r['client_only_publish']['ratio_vs_curl_loop']} | |",
         f"| re-publish of the unchanged tree (0 sent), s | "
         f"{r['republish_unchanged']['seconds']['median']} | | | |",
+    ]
+
+
+def render_metrics(r: dict[str, Any]) -> list[str]:
+    return [
+        f"| {label} with metrics on, req/s | {w['median_rps']['on']:.0f} | metrics off "
+        f"{w['median_rps']['off']:.0f}; no request layer {w['median_rps']['bare']:.0f} | "
+        f"{w['on_vs_off']} (paired {w['on_vs_off_paired_median']}) | |"
+        for label, w in (
+            ("1 KiB downloads, 64 conn", r["downloads_1kib_64conn"]),
+            ("1 KiB uploads, 16 conn", r["uploads_1kib_16conn"]),
+        )
     ]
 
 

@@ -258,7 +258,7 @@ class Settings(BaseSettings):
         ),
     )
 
-    # Observability (issue 18, docs/operations.md)
+    # Observability (issue 18, docs/deployment.md "Monitoring")
     metrics_enabled: bool = Field(
         True,
         description=(

@@ -8,8 +8,14 @@ every layer below (none copies it), so it is read here after the answer. A handl
 sends a file says how (``Exchange.delivery``) and the download metrics follow from it.
 
 Cost on the hot path (a 1 KiB download, ~0.25 ms of CPU): a closure around ``send``, a
-few dict lookups, two or three memory-mapped counter writes, and one log record handed
-to a queue; the JSON line is formatted in the listener's thread (api/access_log.py).
+few dict lookups, one tuple for the metrics, summed in the worker and written in batches
+(services/metrics.RequestTally), and one log record handed to a queue; the JSON line is
+formatted in the listener's thread (api/access_log.py). ``make bench`` measures it
+(bench/metrics.py, docs/performance.md: metrics overhead).
+
+Label values come from short fixed lists or the route table, never from the request: a
+method outside ``METHODS`` is ``other`` (a client may send any token as a method), and
+the route is the template (``UNMATCHED`` when no route answered).
 """
 
 from __future__ import annotations
@@ -19,7 +25,6 @@ import re
 import time
 from typing import Any
 
-from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cargobay.api.access_log import AccessLog
@@ -30,6 +35,9 @@ from cargobay.services.metrics import Metrics
 EXCHANGE = "cargobay.exchange"
 HEALTH_PATHS = frozenset(("/-/health", "/-/liveness", "/-/readiness", "/-/metrics"))
 UNMATCHED = "unmatched"  # no route answered (an unknown path's 404)
+# GitLab's label values: lower-case methods; any other method is one value.
+METHODS = {m: m.lower() for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+OTHER_METHOD = "other"
 _CONVERTOR = re.compile(r":[A-Za-z_]+\}")
 _REQUEST_ID = re.compile(r"[\x21-\x7e]{1,128}")  # printable ASCII, no spaces
 _BODY_METHODS = frozenset(("PUT", "POST", "PATCH"))
@@ -57,6 +65,11 @@ def ulid() -> str:
     for shift in range(110, -10, -10):
         out.append(pairs[(value >> shift) & 0x3FF])
     return "".join(out)
+
+
+def method_label(method: str) -> str:
+    """``GET`` -> ``get``; a method that is not in ``METHODS`` -> ``other``."""
+    return METHODS.get(method, OTHER_METHOD)
 
 
 def route_label(route: Any, cache: dict[str, str]) -> str:
@@ -103,10 +116,6 @@ class Observability:
         self.trusted = TrustedPeers(parse_networks(trusted_proxies))
         self.log_health = log_health
         self.labels: dict[str, str] = {}
-        # Label children by their values: .labels() takes a lock and builds a key each call.
-        self.counters: dict[tuple[str, str, str], Counter] = {}
-        self.histograms: dict[tuple[str, str], tuple[Histogram, Histogram]] = {}
-        self.health: dict[tuple[str, str], Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -160,9 +169,9 @@ class Observability:
 
             observed_receive = counting_receive
 
-        metrics = self.metrics
-        if metrics is not None:
-            metrics.http_in_flight.inc()
+        tally = self.metrics.tally if self.metrics is not None else None
+        if tally is not None:
+            tally.started()
         try:
             await self.app(scope, observed_receive, observed_send)
         except BaseException:
@@ -170,21 +179,22 @@ class Observability:
                 sent[0] = 500  # what ServerErrorMiddleware answers
             raise
         finally:
-            if metrics is not None:
-                metrics.http_in_flight.dec()
             status = int(sent[0])
             body_bytes = int(sent[1]) + sum(pathsend_size)
             duration = time.perf_counter() - started
             health = path in HEALTH_PATHS
             route = route_label(scope.get("route"), self.labels)
-            if metrics is not None:
-                self._count(metrics, method, route, status, duration, float(sent[2]), health)
-                if exchange.delivery is not None:
-                    metrics.downloaded(
-                        exchange.delivery,
-                        status,
-                        exchange.delegated if exchange.delegated else body_bytes,
-                    )
+            if tally is not None:
+                tally.finished(
+                    method_label(method),
+                    route,
+                    str(status),  # GitLab's label values: string statuses
+                    duration,
+                    float(sent[2]),
+                    health,
+                    exchange.delivery,
+                    exchange.delegated if exchange.delegated else body_bytes,
+                )
             if self.log is not None and (self.log_health or not health):
                 client = scope.get("client")
                 self.log.request(
@@ -204,39 +214,6 @@ class Observability:
                         "delivery": exchange.delivery,
                     }
                 )
-
-    def _count(
-        self,
-        metrics: Metrics,
-        method: str,
-        route: str,
-        status: int,
-        duration: float,
-        to_header: float,
-        health: bool,
-    ) -> None:
-        verb = method.lower()  # GitLab's label values: lower-case methods, string statuses
-        code = str(status)
-        if health:
-            key = (verb, code)
-            counter = self.health.get(key)
-            if counter is None:
-                counter = self.health[key] = metrics.http_health.labels(verb, code)
-            counter.inc()
-            return
-        count_key = (verb, route, code)
-        counter = self.counters.get(count_key)
-        if counter is None:
-            counter = self.counters[count_key] = metrics.http_requests.labels(verb, route, code)
-        counter.inc()
-        pair = self.histograms.get((verb, route))
-        if pair is None:
-            pair = self.histograms[(verb, route)] = (
-                metrics.http_duration.labels(verb, route),
-                metrics.http_time_to_header.labels(verb, route),
-            )
-        pair[0].observe(duration)
-        pair[1].observe(to_header)
 
 
 def _content_length(headers: list[tuple[bytes, bytes]]) -> int:

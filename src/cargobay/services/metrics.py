@@ -19,17 +19,21 @@ Labels never carry a package, project or user name: ``route`` is the route templ
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import platform
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import version as package_version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
@@ -45,6 +49,10 @@ HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 2
 # Workhorse's object storage upload time buckets (.1 to 100 s).
 UPLOAD_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0)
 INVENTORY_SECONDS = 60.0  # the inventory gauges are counted from the database this often
+# Request metrics are summed in the worker and written to the metric values this often
+# (RequestTally); a scrape waits this long twice for the other workers' last write.
+FLUSH_SECONDS = 0.05
+_HTTP_BOUNDS = (*HTTP_BUCKETS, math.inf)  # prometheus-client's upper bounds, +Inf last
 
 # The kinds of answer to a download (api/delivery.py): bytes Cargobay sent itself, and
 # bytes nginx (X-Accel-Redirect) or the object store (a presigned redirect) sent for it.
@@ -185,6 +193,7 @@ class Metrics:
             self.gc_runs.labels(result)
             self.cleanup_runs.labels(result)
         self._inventory: tuple[float, Inventory] | None = None
+        self.tally = RequestTally(self)
 
     def uploaded(self, store: str, result: str, size: int, seconds: float) -> None:
         self.uploads.labels(result).inc()
@@ -192,20 +201,155 @@ class Metrics:
             self.upload_bytes.labels(store).inc(size)
             self.upload_duration.labels(store).observe(seconds)
 
-    def downloaded(self, delivery: str, status: int, size: int) -> None:
-        """One download answered; ``size``: the body's bytes, sent by us or for us."""
-        self.downloads.labels(delivery, str(status)).inc()
-        if size:
-            if delivery in DELEGATED:
-                self.download_delegated_bytes.labels(delivery).inc(size)
+
+# One finished request, as RequestTally.finished takes it.
+_Request = tuple[str, str, str, float, float, bool, str | None, int]
+
+
+class RequestTally:
+    """The request metrics of one worker, summed in memory and written to the metric
+    values in one go at most every ``FLUSH_SECONDS`` (a timer on the event loop).
+
+    Each value write of prometheus-client's multiprocess mode takes a lock, checks the
+    pid and packs into the memory-mapped file, about 2-5 us; written per request, the
+    nine of a download (in-flight up and down, the counter, two histograms of two values
+    each, the download counter and its bytes) cost ~10 % of a fast-lane answer. Here a
+    request costs one tuple appended to a list, and a flush writes each label set's sum
+    once. A scrape flushes its own worker first and, with several workers, waits for the
+    others' next flush (``scrape``), so it sees every request that finished before it.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+        self.pending: list[_Request] = []
+        self.in_flight = 0
+        self.written_in_flight = 0
+        self.scheduled = False
+        self.children: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def started(self) -> None:
+        self.in_flight += 1
+        if not self.scheduled:
+            self._schedule()
+
+    def finished(
+        self,
+        method: str,
+        route: str,
+        status: str,
+        duration: float,
+        to_header: float,
+        health: bool,
+        delivery: str | None,
+        size: int,
+    ) -> None:
+        """``method``, ``route``, ``status``: label values already (api/observability.py);
+        ``delivery`` and ``size``: how a download's body went out and its bytes."""
+        self.in_flight -= 1
+        self.pending.append((method, route, status, duration, to_header, health, delivery, size))
+        if not self.scheduled:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a direct call): write at once
+            self.flush()
+            return
+        self.scheduled = True
+        loop.call_later(FLUSH_SECONDS, self._timer)
+
+    def _timer(self) -> None:
+        self.scheduled = False
+        self.flush()
+
+    def child(self, metric: MetricWrapperBase, labels: tuple[str, ...]) -> Any:
+        key = (metric._name, labels)
+        found = self.children.get(key)
+        if found is None:
+            found = self.children[key] = metric.labels(*labels)
+        return found
+
+    def flush(self) -> None:
+        """Write what finished since the last flush, summed by label set."""
+        pending, self.pending = self.pending, []
+        m = self.metrics
+        if self.in_flight != self.written_in_flight:
+            m.http_in_flight.set(self.in_flight)
+            self.written_in_flight = self.in_flight
+        if not pending:
+            return
+        requests: dict[tuple[str, ...], int] = {}
+        health: dict[tuple[str, ...], int] = {}
+        histograms: dict[tuple[str, ...], _Observed] = {}
+        downloads: dict[tuple[str, ...], int] = {}
+        sent: dict[str, int] = {}
+        for method, route, status, duration, to_header, is_health, delivery, size in pending:
+            if is_health:
+                short: tuple[str, ...] = (method, status)
+                health[short] = health.get(short, 0) + 1
             else:
-                self.download_bytes.labels(delivery).inc(size)
+                full: tuple[str, ...] = (method, route, status)
+                requests[full] = requests.get(full, 0) + 1
+                pair: tuple[str, ...] = (method, route)
+                observed = histograms.get(pair)
+                if observed is None:
+                    observed = histograms[pair] = _Observed()
+                observed.add(duration, to_header)
+            if delivery is not None:
+                how: tuple[str, ...] = (delivery, status)
+                downloads[how] = downloads.get(how, 0) + 1
+                if size:
+                    sent[delivery] = sent.get(delivery, 0) + size
+        for labels, count in requests.items():
+            self.child(m.http_requests, labels).inc(count)
+        for labels, count in health.items():
+            self.child(m.http_health, labels).inc(count)
+        for labels, seen in histograms.items():
+            seen.write(self.child(m.http_duration, labels), seen.duration)
+            seen.write(self.child(m.http_time_to_header, labels), seen.to_header)
+        for labels, count in downloads.items():
+            self.child(m.downloads, labels).inc(count)
+        for delivery, size in sent.items():
+            bytes_metric = m.download_delegated_bytes if delivery in DELEGATED else m.download_bytes
+            self.child(bytes_metric, (delivery,)).inc(size)
+
+
+class _Observed:
+    """Observations of the two HTTP histograms for one label set, bucketed as
+    prometheus-client buckets them (the first upper bound >= the value)."""
+
+    __slots__ = ("duration", "to_header")
+
+    def __init__(self) -> None:
+        self.duration: tuple[list[int], list[float]] = ([0] * len(_HTTP_BOUNDS), [0.0])
+        self.to_header: tuple[list[int], list[float]] = ([0] * len(_HTTP_BOUNDS), [0.0])
+
+    def add(self, duration: float, to_header: float) -> None:
+        self.duration[0][bisect_left(_HTTP_BOUNDS, duration)] += 1
+        self.duration[1][0] += duration
+        self.to_header[0][bisect_left(_HTTP_BOUNDS, to_header)] += 1
+        self.to_header[1][0] += to_header
+
+    @staticmethod
+    def write(child: Any, observed: tuple[list[int], list[float]]) -> None:
+        # A Histogram child's values (what its observe() increments): there is no
+        # public call that adds many observations at once. tests/unit/test_metrics.py
+        # checks that the result is what observe() gives.
+        buckets, total = observed
+        for i, count in enumerate(buckets):
+            if count:
+                child._buckets[i].inc(count)
+        child._sum.inc(total[0])
 
 
 async def scrape(registry: Registry, accept: str | None) -> tuple[bytes, str]:
     """The exposition body and its content type (Prometheus text, or OpenMetrics when
     ``accept`` asks for it), with the inventory gauges counted at most once a minute."""
     metrics = registry.metrics
+    metrics.tally.flush()
+    if metrics.multiprocess_dir is not None:
+        await anyio.sleep(2 * FLUSH_SECONDS)  # every other worker flushes meanwhile
     now = time.monotonic()
     if metrics._inventory is None or now - metrics._inventory[0] > INVENTORY_SECONDS:
         async with registry.db.read() as conn:

@@ -88,3 +88,49 @@ def test_a_long_package_name_wraps_without_breaking_the_other_columns(
     assert name.evaluate(LINE_BOXES) >= 2  # the name is what wraps
     viewport = page.viewport_size
     assert viewport and page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+# WCAG 2 contrast of each badge's text against what is behind it (its own background,
+# blended over its ancestors' where translucent).
+BADGE_CONTRASTS = """() => {
+  const rgba = s => (s.match(/[\\d.]+/g) || []).map(Number).concat([1]).slice(0, 4);
+  const behind = el => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgba(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let out = [255, 255, 255];
+    for (const c of layers.reverse()) out = out.map((v, i) => c[i] * c[3] + v * (1 - c[3]));
+    return out;
+  };
+  const lum = ([r, g, b]) => [r, g, b].map(v => v / 255)
+    .map(v => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4)
+    .reduce((s, v, i) => s + v * [0.2126, 0.7152, 0.0722][i], 0);
+  return [...document.querySelectorAll(".badge")].map(el => {
+    const fg = lum(rgba(getComputedStyle(el).color)), bg = lum(behind(el));
+    return [el.className + " " + el.textContent.trim(),
+            (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05)];
+  });
+}"""
+
+
+def test_every_badge_has_a_contrast_of_at_least_4_5_to_1(visit: Visit, site: World) -> None:
+    site.publish("acme/tools/cli", "hidden-one", "1.0.0", "x.bin", b"x", status="hidden")
+    visit.sign_in("root")
+    seen: dict[str, float] = {}
+    for scheme in ("light", "dark"):
+        visit.page.emulate_media(color_scheme=scheme)
+        for path in (
+            "/explore",
+            "/acme/tools/cli/-/packages",
+            "/acme/tools/cli/-/packages?status=hidden",
+            "/admin/users",
+        ):
+            visit.go(path)
+            for badge, ratio in visit.page.evaluate(BADGE_CONTRASTS):
+                seen[f"{scheme} {badge}"] = min(ratio, seen.get(f"{scheme} {badge}", ratio))
+    assert any("badge-status-hidden" in b for b in seen), seen  # the kinds were there
+    assert any("badge-vis-" in b for b in seen), seen
+    low = {badge: round(ratio, 2) for badge, ratio in seen.items() if ratio < 4.5}
+    assert not low, low

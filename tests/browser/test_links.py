@@ -134,3 +134,44 @@ def test_every_badge_has_a_contrast_of_at_least_4_5_to_1(visit: Visit, site: Wor
     assert any("badge-vis-" in b for b in seen), seen
     low = {badge: round(ratio, 2) for badge, ratio in seen.items() if ratio < 4.5}
     assert not low, low
+
+
+# On a phone a table row is a card and each cell's label (its data-label, drawn by
+# ::before) sits in the cell's left padding: it must fit there, on one line.
+LABELS_THAT_DO_NOT_FIT = """() => [...document.querySelectorAll("table.list td[data-label]")]
+  .filter(td => td.offsetParent !== null)
+  .flatMap(td => {
+    const style = getComputedStyle(td, "::before");
+    const probe = document.createElement("span");
+    probe.textContent = td.dataset.label;
+    probe.style.font = style.font;
+    probe.style.whiteSpace = "nowrap";
+    document.body.appendChild(probe);
+    const width = probe.getBoundingClientRect().width;
+    probe.remove();
+    const room = parseFloat(getComputedStyle(td).paddingLeft);
+    const oneLine = style.whiteSpace === "nowrap";
+    return width < room && oneLine ? [] : [`${td.dataset.label}: ${width} of ${room}`];
+  })"""
+
+
+def test_phone_cards_have_room_for_their_labels(phone: Visit, site: World) -> None:
+    project = site.projects["acme/tools/cli"]
+    with site.api() as api:
+        rule = {
+            "package_name_pattern": "phone-*",
+            "package_type": "generic",
+            "minimum_access_level_for_push": "maintainer",
+        }
+        created = api.post(f"/projects/{project}/packages/protection/rules", json=rule)
+        assert created.status_code == 201, created.text
+    phone.sign_in("root")
+    pages = (
+        "/acme/tools/cli/-/settings/packages_and_registries",
+        "/acme/tools/cli/-/packages",
+        "/admin/users",
+    )
+    for path in pages:
+        phone.go(path)
+        assert phone.page.locator("table.list td[data-label]").count() > 0, path
+        assert phone.page.evaluate(LABELS_THAT_DO_NOT_FIT) == [], path

@@ -40,10 +40,10 @@ fmt: install
 
 # Branch coverage of the code the test process and the `cargobay` commands it runs
 # execute (the servers tests/e2e starts run untraced: pyproject's [tool.coverage.run]);
-# the floor is below the figure measured when it was set (83.76% on the full suite,
-# 2026-12-02, both backends, before CLI runs were measured). The report comes inside pytest's own
+# the floor is set below the figure measured (89% on the full suite, 2026-12-03, both
+# backends, with CLI runs measured and the `slow` tests still in). The report comes inside pytest's own
 # output, so the run still ends with pytest's summary line.
-COVERAGE_FLOOR ?= 83
+COVERAGE_FLOOR ?= 87
 
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
 # browser tests: Playwright never downloads a browser, PostgreSQL, which the suite
@@ -52,11 +52,14 @@ COVERAGE_FLOOR ?= 83
 test: install
 	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light prometheus
 	$(MAKE) --no-print-directory lint
-	.venv/bin/pytest --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+	.venv/bin/pytest -m "not slow" --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
-# Benchmarks against nginx on the same machine (see docs/performance.md).
+# Benchmarks against nginx on the same machine (see docs/performance.md), after the
+# multi-GiB memory tests (`slow`: 5 GiB on the embedded default, 6 GiB through S3, a
+# 2 GiB archive per backend), which take minutes and so stay out of `make test`.
 bench: install
-	scripts/system-packages.sh curl nginx-light wrk
+	scripts/system-packages.sh curl nginx-light wrk postgresql
+	.venv/bin/pytest -q -m slow
 	$(UV) sync --frozen --group bench
 	.venv/bin/python -m bench.run $(BENCH_ARGS)
 

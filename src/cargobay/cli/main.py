@@ -394,8 +394,14 @@ def set_password(user: str, password_stdin: bool) -> None:
 JSON_HELP = "Print a JSON array instead of a table."
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> None:
-    """Columns aligned to their widest cell; ``-`` for an empty one."""
+def _listing(
+    entries: list[dict[str, Any]], as_json: bool, headers: list[str], rows: list[list[Any]]
+) -> None:
+    """``entries`` as JSON, or ``rows`` in columns aligned to their widest cell (``-`` for
+    an empty one)."""
+    if as_json:
+        click.echo(json.dumps(entries))
+        return
     cells = [headers, *[["-" if v is None or v == "" else str(v) for v in row] for row in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     for row in cells:
@@ -423,10 +429,9 @@ def list_users(as_json: bool) -> None:
         }
         for u in users
     ]
-    if as_json:
-        click.echo(json.dumps(entries))
-        return
-    _table(
+    _listing(
+        entries,
+        as_json,
         ["ID", "USERNAME", "NAME", "STATE", "ROLE"],
         [[e["id"], e["username"], e["name"], e["state"], _user_role(e)] for e in entries],
     )
@@ -451,10 +456,9 @@ def list_groups(as_json: bool) -> None:
         }
         for g in groups
     ]
-    if as_json:
-        click.echo(json.dumps(entries))
-        return
-    _table(
+    _listing(
+        entries,
+        as_json,
         ["ID", "PATH", "NAME", "VISIBILITY"],
         [[e["id"], e["full_path"], e["name"], e["visibility"]] for e in entries],
     )
@@ -476,10 +480,9 @@ def list_projects(as_json: bool) -> None:
         }
         for p in projects
     ]
-    if as_json:
-        click.echo(json.dumps(entries))
-        return
-    _table(
+    _listing(
+        entries,
+        as_json,
         ["ID", "PATH", "NAME", "VISIBILITY", "REGISTRY"],
         [
             [e["id"], e["full_path"], e["name"], e["visibility"], e["registry_access"]]
@@ -509,10 +512,9 @@ def list_tokens(user: str | None, as_json: bool) -> None:
         }
         for t in listed
     ]
-    if as_json:
-        click.echo(json.dumps(entries))
-        return
-    _table(
+    _listing(
+        entries,
+        as_json,
         ["ID", "USER", "NAME", "SCOPES", "STATE", "EXPIRES"],
         [
             [

@@ -215,6 +215,17 @@ def cargobay(tmp: Path, workers: int) -> Iterator[tuple[Server, str, str]]:
         server.stop()
 
 
+def sub_bench(module: str, extra: list[str]) -> Any:
+    """Run ``bench.<module>`` as its own process; its results, from its --out file."""
+    out = RESULTS / f"{module}.json"
+    subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", "--out", str(out), *extra],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return json.loads(out.read_text())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="fewer runs, shorter wrk")
@@ -417,41 +428,15 @@ def main() -> None:
         "best_median_ms": min(r["median_ms"] for r in listing_results),
     }
     progress("the write path under load, the mixed soaks (bench/load.py)")
-    load_out = RESULTS / "load.json"
-    subprocess.run(
-        [sys.executable, "-m", "bench.load", "--out", str(load_out)]
-        + (["--quick"] if args.quick else []),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    results["load"] = json.loads(load_out.read_text())
+    results["load"] = sub_bench("load", ["--quick"] if args.quick else [])
     progress("a 1 GiB package as one archive against file by file (bench/archives.py)")
-    archives_out = RESULTS / "archives.json"
-    subprocess.run(
-        [sys.executable, "-m", "bench.archives", "--out", str(archives_out)]
-        + (["--runs", "1"] if args.quick else []),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    results["archives_1gib"] = json.loads(archives_out.read_text())
+    results["archives_1gib"] = sub_bench("archives", ["--runs", "1"] if args.quick else [])
     progress("publishing a directory against a curl loop (bench/publish.py)")
-    publish_out = RESULTS / "publish.json"
-    subprocess.run(
-        [sys.executable, "-m", "bench.publish", "--out", str(publish_out)]
-        + (["--quick"] if args.quick else []),
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    results["publish_tree"] = json.loads(publish_out.read_text())
+    results["publish_tree"] = sub_bench("publish", ["--quick"] if args.quick else [])
     progress("metrics on against off, same run (bench/metrics.py)")
-    metrics_out = RESULTS / "metrics.json"
-    subprocess.run(
-        [sys.executable, "-m", "bench.metrics", "--out", str(metrics_out)]
-        + (["--runs", "2", "--seconds", "5"] if args.quick else []),
-        check=True,
-        stdout=subprocess.DEVNULL,
+    results["metrics_overhead"] = sub_bench(
+        "metrics", ["--runs", "2", "--seconds", "5"] if args.quick else []
     )
-    results["metrics_overhead"] = json.loads(metrics_out.read_text())
     results["machine"]["cpu_probe_ms_end"] = cpu_probe()
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps(results, indent=2))

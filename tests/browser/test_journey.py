@@ -185,8 +185,13 @@ def test_hidden_packages_appear_only_with_the_hidden_filter(visit: Visit) -> Non
     page.get_by_label("Status").select_option("hidden")
     page.get_by_role("button", name="Apply").click()
     assert page.locator("table.packages td.name").all_inner_texts() == ["secret-build"]
-    # Hidden packages have no page of their own (the Packages API answers 404 too).
-    expect(page.locator("table.packages td.name a")).to_have_count(0)
+    expect(page.locator(".pageinfo")).to_contain_text("1 package")
+    expect(page.locator(".pageinfo")).not_to_contain_text("1 packages")
+    # Unlike the Packages API (404, spec §10), the interface gives it a page.
+    page.get_by_role("link", name="secret-build").click()
+    expect(page.get_by_role("heading", name="secret-build 0.9")).to_be_visible()
+    expect(page.get_by_text("This package is hidden")).to_be_visible()
+    expect(page.locator("li.file", has_text="hidden.bin")).to_be_visible()
 
 
 def test_group_packages_span_its_projects(visit: Visit) -> None:

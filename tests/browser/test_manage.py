@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import httpx
 from playwright.sync_api import Browser, expect
@@ -58,6 +59,27 @@ def test_delete_a_file_then_the_package_with_confirmation(visit: Visit, site: Wo
     with site.api("alice") as api:
         project = site.projects["acme/tools/cli"]
         assert api.get(f"/projects/{project}/packages/{package_id}").status_code == 404
+
+
+def test_a_hidden_package_has_a_page_a_download_and_a_delete(visit: Visit, site: World) -> None:
+    site.publish("acme/tools/cli", "nightly", "0.1", "build.bin", b"hidden build", status="hidden")
+    visit.sign_in("alice")
+    page = visit.go(CLI + "?status=hidden&package_name=nightly")
+    page.get_by_role("link", name="nightly").click()
+    expect(page.get_by_role("heading", name="nightly 0.1")).to_be_visible()
+    expect(page.get_by_text("This package is hidden")).to_be_visible()
+    assert accessibility_problems(page) == []
+    with page.expect_download() as download:
+        page.get_by_role("link", name="build.bin", exact=True).click()
+    assert Path(download.value.path()).read_bytes() == b"hidden build"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download .zip").click()
+    assert Path(download.value.path()).stat().st_size > 0
+
+    page.get_by_role("link", name="Delete package").click()
+    page.get_by_role("button", name="Delete package").click()
+    expect(page.get_by_role("status")).to_contain_text("Deleted package nightly 0.1")
+    assert httpx.get(_file_url(site, "nightly", "0.1", "build.bin")).status_code == 404
 
 
 def test_reporters_get_no_delete_buttons(visit: Visit) -> None:

@@ -31,7 +31,9 @@ class PackageStatus(enum.IntEnum):
 DISPLAYABLE = (PackageStatus.default, PackageStatus.error, PackageStatus.deprecated)
 INSTALLABLE = (PackageStatus.default, PackageStatus.hidden, PackageStatus.deprecated)
 DETAILED = (PackageStatus.default, PackageStatus.deprecated)
-# Every status but pending_destruction: the packages the partial unique index covers.
+# Every status but pending_destruction: the packages the partial unique index covers, and
+# the ones the web interface gives a page and a delete button (hidden and failed ones
+# included, which the Packages API answers 404, spec §10).
 LIVE = tuple(s for s in PackageStatus if s is not PackageStatus.pending_destruction)
 
 

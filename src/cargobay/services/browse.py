@@ -11,7 +11,7 @@ from typing import Any
 
 from cargobay.auth.principal import Principal
 from cargobay.domain.integers import ascii_digits
-from cargobay.domain.models import Account, Namespace, Package
+from cargobay.domain.models import LIVE, Account, Namespace, Package
 from cargobay.errors import forbidden, not_found
 from cargobay.services import namespaces
 from cargobay.services.access import ProjectAccess
@@ -71,26 +71,40 @@ class PackageOverview:
     access: ProjectAccess
     package: Package
     pipeline: Any  # the newest pipeline that built it, or None
+    pipelines: list[Any]  # the newest pipelines, at most the limit asked for
     versions: list[Package]  # the newest other versions, at most the limit asked for
     versions_total: int
 
 
 async def package_overview(
-    registry: Registry, principal: Principal, ref: str, package_id: int, *, versions: int
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    *,
+    versions: int,
+    pipelines: int = 0,
 ) -> PackageOverview:
-    """A package with a page of its own (as the Packages API's get, which 404s hidden,
-    failed and deleted packages), with its newest ``versions`` other versions: unlike
-    the API's entity, not all of them, which a nightly build may count by thousands."""
+    """A package that is not being deleted, hidden and failed ones included (which the
+    Packages API answers 404, spec §10: their owners still need to see and delete them),
+    with its newest ``versions`` other versions and newest ``pipelines`` pipelines:
+    unlike the API's entity, not all of them, which a nightly build may count by
+    thousands."""
     async with registry.db.read() as conn:
         access = await api_project(conn, registry, principal, ref)
         if not access.can.read_package:
             raise forbidden()
-        package = await package_sql.detailed_package(conn, access.project.id, package_id)
+        package = await package_sql.displayable_package(conn, access.project.id, package_id, LIVE)
         if package is None:
             raise not_found("Package not found")
-        pipelines = await listing.last_pipelines(conn, [package.id])
+        last = await listing.last_pipelines(conn, [package.id])
+        recent = (
+            await listing.package_pipelines(conn, package.id, before=None, limit=pipelines)
+            if pipelines
+            else []
+        )
         rows, total = await package_sql.recent_versions(conn, package, versions)
-        return PackageOverview(access, package, pipelines.get(package.id), rows, total)
+        return PackageOverview(access, package, last.get(package.id), recent, rows, total)
 
 
 async def package_counts(registry: Registry, project_ids: Sequence[int]) -> dict[int, int]:

@@ -13,8 +13,10 @@ from cargobay.auth.principal import Principal
 from cargobay.domain import versions
 from cargobay.domain.models import (
     DETAILED,
+    DISPLAYABLE,
     Package,
     PackageFile,
+    PackageStatus,
     utcnow,
 )
 from cargobay.domain.permissions import Abilities
@@ -179,8 +181,13 @@ async def list_group_packages(
     return Listing(rows, total, has_next, pipelines, abilities)
 
 
-async def _displayable_package(conn: Connection, project_id: int, package_id: int) -> Package:
-    found = await package_sql.displayable_package(conn, project_id, package_id)
+async def _displayable_package(
+    conn: Connection,
+    project_id: int,
+    package_id: int,
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
+) -> Package:
+    found = await package_sql.displayable_package(conn, project_id, package_id, statuses)
     if found is None:
         raise not_found("Not found")
     return found
@@ -245,13 +252,14 @@ async def delete_package(
     package_id: int,
     if_unmodified_since: datetime | None = None,
     ip_address: str | None = None,
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
 ) -> None:
     """Mark the package and its files pending destruction: at once gone from lists,
     downloads and duplicate checks; the garbage collector removes them later."""
     async with registry.db.write() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.destroy_package)
-        package = await _displayable_package(conn, access.project.id, package_id)
+        package = await _displayable_package(conn, access.project.id, package_id, statuses)
         await check_delete_protection(conn, principal, access, package.name)
         check_unmodified_since(package.updated_at, if_unmodified_since)
         now = utcnow()
@@ -317,12 +325,13 @@ async def list_files(
     offset: int,
     limit: int,
     invalid: Sequence[str] = (),
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
 ) -> tuple[ProjectAccess, Listing]:
     async with registry.db.scan() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
         _refuse(invalid)
-        package = await _displayable_package(conn, access.project.id, package_id)
+        package = await _displayable_package(conn, access.project.id, package_id, statuses)
         rows, total, has_next = await listing.files_page(
             conn, package.id, order_by=order_by, sort=sort, offset=offset, limit=limit
         )
@@ -347,10 +356,11 @@ async def delete_file(
     file_id: int,
     if_unmodified_since: datetime | None = None,
     ip_address: str | None = None,
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
 ) -> None:
     async with registry.db.write() as conn:
         access = await api_project(conn, registry, principal, ref)
-        package = await _displayable_package(conn, access.project.id, package_id)
+        package = await _displayable_package(conn, access.project.id, package_id, statuses)
         _require(access.can.destroy_package)
         file = await _live_file(conn, package, file_id)
         await check_delete_protection(conn, principal, access, package.name)
@@ -362,10 +372,15 @@ async def delete_file(
 
 
 async def file_for_download(
-    registry: Registry, principal: Principal, ref: str, package_id: int, file_id: int
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    file_id: int,
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
 ) -> PackageFile:
     async with registry.db.read() as conn:
         access = await api_project(conn, registry, principal, ref)
         _require(access.can.read_package)
-        package = await _displayable_package(conn, access.project.id, package_id)
+        package = await _displayable_package(conn, access.project.id, package_id, statuses)
         return await _live_file(conn, package, file_id)

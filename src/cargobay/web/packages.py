@@ -13,7 +13,7 @@ from cargobay.api.delivery import send_file
 from cargobay.api.generic import archive_response
 from cargobay.domain.archives import FILE_KEYWORDS
 from cargobay.domain.integers import ID_MAX, ascii_digits, ascii_integer
-from cargobay.domain.models import DETAILED, PackageStatus, PackageType
+from cargobay.domain.models import LIVE, PackageStatus, PackageType
 from cargobay.errors import Forbidden, bad_params, forbidden, not_found
 from cargobay.services import browse, catalog
 from cargobay.services.access import ProjectAccess
@@ -21,6 +21,7 @@ from cargobay.storage.db.listing import PackageFilter
 from cargobay.web import commands
 from cargobay.web.account import require_write
 from cargobay.web.page import (
+    Visitor,
     client_address,
     describe,
     flash,
@@ -124,7 +125,7 @@ class PackageRow:
     created_at: Any
     project_path: str
     pipeline: Any
-    has_page: bool  # hidden and failed packages have no detail page (spec §10)
+    has_page: bool  # a package being deleted has no page
 
 
 def _rows(found: catalog.Listing, project_path: str | None = None) -> list[PackageRow]:
@@ -138,7 +139,7 @@ def _rows(found: catalog.Listing, project_path: str | None = None) -> list[Packa
             created_at=r.created_at,
             project_path=project_path or r.project_full_path,
             pipeline=found.pipelines.get(r.id),
-            has_page=PackageStatus(r.status) in DETAILED,
+            has_page=PackageStatus(r.status) in LIVE,
         )
         for r in found.rows
     ]
@@ -247,7 +248,7 @@ async def package_page(request: Request) -> Response:
     if errors:
         raise bad_params(*errors)
     detail = await browse.package_overview(
-        registry, who.principal, ref, package_id, versions=VERSIONS_SHOWN
+        registry, who.principal, ref, package_id, versions=VERSIONS_SHOWN, pipelines=20
     )
     project = detail.access.project
     _, files = await catalog.list_files(
@@ -259,9 +260,7 @@ async def package_page(request: Request) -> Response:
         sort="asc",
         offset=(files_page - 1) * FILES_PER_PAGE,
         limit=FILES_PER_PAGE,
-    )
-    _, pipelines = await catalog.package_pipelines(
-        registry, who.principal, str(project.id), package_id, before=None, limit=20
+        statuses=LIVE,
     )
     package = detail.package
     target = commands.Target(_base_url(request), project.id, package.name, package.version or "")
@@ -282,11 +281,22 @@ async def package_page(request: Request) -> Response:
         file_count=files.total,
         files_page=files_page,
         files_has_next=files.has_next,
-        pipelines=pipelines[:20],
+        pipelines=detail.pipelines,
         publish=commands.publish_commands(target),
         archive=commands.archive_commands(target),
         token_variable=commands.TOKEN_VARIABLE,
         may_delete=detail.access.can.destroy_package and who.can_write,
+    )
+
+
+async def _overview(request: Request, who: Visitor) -> browse.PackageOverview:
+    """The package of the URL, for an action on it (no versions, no pipelines)."""
+    return await browse.package_overview(
+        registry_of(request),
+        who.principal,
+        request.path_params["project"],
+        _package_id(request),
+        versions=0,
     )
 
 
@@ -300,9 +310,7 @@ async def download_archive(request: Request) -> Response:
     if keyword is None:
         raise not_found()
     who = await visitor(request)
-    detail = await catalog.get_package(
-        registry_of(request), who.principal, request.path_params["project"], _package_id(request)
-    )
+    detail = await _overview(request, who)
     package = detail.package
     return await archive_response(
         request,
@@ -317,13 +325,7 @@ async def download_archive(request: Request) -> Response:
 async def _deletable(request: Request) -> tuple[ProjectAccess, browse.PackageOverview]:
     who = await visitor(request)
     require_write(who)
-    detail = await browse.package_overview(
-        registry_of(request),
-        who.principal,
-        request.path_params["project"],
-        _package_id(request),
-        versions=0,
-    )
+    detail = await _overview(request, who)
     if not detail.access.can.destroy_package:
         raise forbidden("Only Maintainers and Owners can delete packages.")
     return detail.access, detail
@@ -357,6 +359,7 @@ async def delete_package(request: Request) -> Response:
             str(access.project.id),
             detail.package.id,
             ip_address=client_address(request),
+            statuses=LIVE,
         )
     except Forbidden as exc:  # a protection rule keeps it
         flash(request, "error", f"The package was not deleted: {describe(exc)}")
@@ -377,7 +380,12 @@ async def _deletable_file(
     who = await visitor(request)
     file_id = path_id(request, "file_id")
     file = await catalog.file_for_download(
-        registry_of(request), who.principal, str(access.project.id), detail.package.id, file_id
+        registry_of(request),
+        who.principal,
+        str(access.project.id),
+        detail.package.id,
+        file_id,
+        LIVE,
     )
     return access, detail, file
 
@@ -406,6 +414,7 @@ async def delete_file(request: Request) -> Response:
             detail.package.id,
             file.id,
             ip_address=client_address(request),
+            statuses=LIVE,
         )
     except Forbidden as exc:  # a protection rule keeps it
         flash(request, "error", f"The file was not deleted: {describe(exc)}")
@@ -422,5 +431,6 @@ async def download_file(request: Request) -> Response:
         request.path_params["project"],
         _package_id(request),
         path_id(request, "file_id"),
+        LIVE,
     )
     return await send_file(request, file)

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select, text, update
 
 from cargobay.domain.models import (
-    DETAILED,
     DISPLAYABLE,
     INSTALLABLE,
     FileStatus,
@@ -124,12 +123,19 @@ async def mark_downloaded(
     )
 
 
-async def displayable_package(conn: Connection, project_id: int, package_id: int) -> Package | None:
+async def displayable_package(
+    conn: Connection,
+    project_id: int,
+    package_id: int,
+    statuses: Sequence[PackageStatus] = DISPLAYABLE,
+) -> Package | None:
+    """The package, if its status is one of ``statuses`` (the Packages API's are
+    DISPLAYABLE; the web interface manages every LIVE one)."""
     row = await conn.execute(
         packages.select().where(
             packages.c.id == package_id,
             packages.c.project_id == project_id,
-            packages.c.status.in_([int(s) for s in DISPLAYABLE]),
+            packages.c.status.in_([int(s) for s in statuses]),
         )
     )
     found = row.first()
@@ -205,20 +211,6 @@ async def package_counts(conn: Connection, project_ids: Sequence[int]) -> dict[i
         .group_by(packages.c.project_id)
     )
     return {project_id: count for project_id, count in rows}
-
-
-async def detailed_package(conn: Connection, project_id: int, package_id: int) -> Package | None:
-    """The package if it has a page of its own (status default or deprecated, spec §10)."""
-    row = (
-        await conn.execute(
-            select(packages).where(
-                packages.c.id == package_id,
-                packages.c.project_id == project_id,
-                packages.c.status.in_([int(s) for s in DETAILED]),
-            )
-        )
-    ).first()
-    return to_package(row) if row else None
 
 
 async def recent_versions(

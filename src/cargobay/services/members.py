@@ -83,6 +83,29 @@ async def list_members(
     return Listing(rows[offset : offset + limit], len(rows))
 
 
+async def members_here(
+    registry: Registry, principal: Principal, kind: str, ref: str, *, limit: int
+) -> list[tuple[Member, bool]]:
+    """The web's members page: every member, inherited ones included (each user once,
+    with their highest role), and whether they are a direct member here, whose role
+    this page can change or remove. One read, one query each."""
+    acting_user(principal)
+    async with registry.db.read() as conn:
+        source = await find_source(conn, await viewer_of(conn, principal), kind, ref)
+        rows = (await _all_members(conn, source))[:limit]
+        direct, _ = await member_sql.members_page(
+            conn,
+            project_id=source.project_id,
+            namespace_id=source.namespace_id,
+            search=None,
+            user_ids=[r.id for r in rows],
+            offset=0,
+            limit=len(rows) or 1,
+        )
+    direct_users = {m.id for m in direct}
+    return [(m, m.id in direct_users) for m in rows]
+
+
 async def _all_members(conn: Connection, source: Source) -> list[Member]:
     """Direct and inherited members, each user once with their highest role."""
     path = source.row.full_path

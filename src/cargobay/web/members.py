@@ -14,7 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from cargobay.domain.models import AccessLevel, Member
+from cargobay.domain.models import AccessLevel
 from cargobay.errors import CargobayError, Unauthorized, bad_request, forbidden
 from cargobay.services import browse
 from cargobay.services import members as member_service
@@ -87,30 +87,9 @@ async def _page(
 ) -> Response:
     who = await visitor(request)
     registry = registry_of(request)
-    listing = await member_service.list_members(
-        registry,
-        who.principal,
-        place.kind,
-        place.full_path,
-        search=None,
-        user_ids=None,
-        inherited=True,
-        offset=0,
-        limit=500,
+    rows = await member_service.members_here(
+        registry, who.principal, place.kind, place.full_path, limit=500
     )
-    direct = await member_service.list_members(
-        registry,
-        who.principal,
-        place.kind,
-        place.full_path,
-        search=None,
-        user_ids=None,
-        inherited=False,
-        offset=0,
-        limit=500,
-    )
-    direct_ids = {m.member_id for m in direct.rows}
-    rows: list[tuple[Member, bool]] = [(m, m.member_id in direct_ids) for m in listing.rows]
     return render(
         request,
         "members.html",
@@ -201,11 +180,7 @@ async def change_role(request: Request) -> Response:
             expires_given=False,
         )
     except CargobayError as exc:
-        flash(
-            request,
-            "error",
-            f"The role was not changed: {describe(exc) or 'your role does not allow it'}.",
-        )
+        flash(request, "error", f"The role was not changed: {_why(exc)}.")
     else:
         role = AccessLevel(member.access_level).name.title()
         flash(request, "success", f"{member.username} is now a {role} here.")
@@ -225,11 +200,7 @@ async def remove_member(request: Request) -> Response:
             path_id(request, "user_id"),
         )
     except CargobayError as exc:
-        flash(
-            request,
-            "error",
-            f"The member was not removed: {describe(exc) or 'your role does not allow it'}.",
-        )
+        flash(request, "error", f"The member was not removed: {_why(exc)}.")
     else:
         flash(request, "success", "Member removed.")
     return redirect(place.url)

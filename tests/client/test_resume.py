@@ -105,3 +105,38 @@ def test_lost_answers_add_no_duplicate(demo: Server, tmp_path: Path, gitlab_only
     run = cargobay(client_env(demo), "fetch", "--name", "lost", "--version", "1", "-o", str(copy))
     assert run.code == 0, run.err
     assert tree_of(copy) == files
+
+
+@pytest.mark.backends("sqlite-local")
+def test_a_cut_download_resumes_with_range_and_a_stale_part_starts_again(
+    demo: Server, recorder: Recorder, tmp_path: Path
+) -> None:
+    """What a killed ``fetch`` leaves is a ``.part`` beside the target: the next fetch asks
+    for the rest only (Range, If-Range on the sha256), and a ``.part`` of other bytes
+    (the file was re-published since) is thrown away and the file fetched whole."""
+    env = client_env(demo, url=recorder.url)
+    src = tmp_path / "src"
+    big = bytes(range(256)) * 12 * 1024  # 3 MiB
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "big.bin").write_bytes(big)
+    run = cargobay(env, "publish", str(src), "--name", "cutdl", "--version", "1")
+    assert run.code == 0, run.err
+
+    copy = tmp_path / "copy"
+    (copy / "d").mkdir(parents=True)
+    part = copy / "d" / ".big.bin.cargobay-part"
+    part.write_bytes(big[: 1024 * 1024])
+    run = cargobay(env, "fetch", "--name", "cutdl", "--version", "1", "-o", str(copy))
+    assert run.code == 0, run.err
+    assert (copy / "d" / "big.bin").read_bytes() == big and not part.exists()
+    gets = [h for method, path, h in recorder.requests if method == "GET" and "big.bin" in path]
+    assert [h.get("Range") for h in gets] == ["bytes=1048576-"]
+
+    (copy / "d" / "big.bin").unlink()
+    part.write_bytes(b"\xff" * (1024 * 1024))  # not a prefix of the file
+    recorder.requests.clear()
+    run = cargobay(env, "fetch", "--name", "cutdl", "--version", "1", "-o", str(copy))
+    assert run.code == 0, run.err
+    assert (copy / "d" / "big.bin").read_bytes() == big and not part.exists()
+    gets = [h for method, path, h in recorder.requests if method == "GET" and "big.bin" in path]
+    assert [h.get("Range") for h in gets] == ["bytes=1048576-", None]

@@ -103,22 +103,33 @@ class Fetcher:
         part = target.parent / f".{target.name}.cargobay-part"
         url = self.remote.generic(self.name, self.version, f.name)
         self.reporter.start(f.name, f.size)
+        digest = self._fetch(f, url, part)
+        if digest != f.sha256:
+            # A ``.part`` left by an earlier run may hold other bytes (the file was
+            # re-published since): the resumed copy is wrong, so start again from zero.
+            self.reporter.rewind(f.name, part.stat().st_size)
+            part.unlink()
+            digest = self._fetch(f, url, part)
+        if digest != f.sha256:
+            part.unlink(missing_ok=True)
+            raise ClientError(f"sha256 mismatch: got {digest}, the listing says {f.sha256}")
+        os.replace(part, target)
+        self.reporter.finish(f.name, "downloaded", f.size)
+
+    def _fetch(self, f: RemoteFile, url: str, part: Path) -> str:
+        """The sha256 of ``part`` once it holds the whole file, resuming what it holds
+        with Range (and after a cut connection, up to the client's retries)."""
         for attempt in range(self.remote.retries + 1):
             have = part.stat().st_size if part.exists() else 0
             headers = {}
             if 0 < have < f.size:
                 headers = {"Range": f"bytes={have}-", "If-Range": f'"{f.sha256}"'}
             try:
-                digest = self._stream(f, url, part, headers, have)
-                break
+                return self._stream(f, url, part, headers, have)
             except httpx.TransportError as exc:
                 if attempt == self.remote.retries:
                     raise ClientError(f"download failed: {type(exc).__name__}: {exc}") from None
-        if digest != f.sha256:
-            part.unlink(missing_ok=True)
-            raise ClientError(f"sha256 mismatch: got {digest}, the listing says {f.sha256}")
-        os.replace(part, target)
-        self.reporter.finish(f.name, "downloaded", f.size)
+        raise AssertionError("unreachable")
 
     def _stream(
         self, f: RemoteFile, url: str, part: Path, headers: dict[str, str], have: int

@@ -44,6 +44,11 @@ fmt: install
 # backends, with CLI runs measured and the `slow` tests still in). The report comes inside pytest's own
 # output, so the run still ends with pytest's summary line.
 COVERAGE_FLOOR ?= 87
+# Two pytest workers (pytest-xdist), a test module whole on one of them (its module-scoped
+# servers are started once): most of a test's time is a server or CLI process starting
+# or a client waiting on loopback, so one core sat idle with a single worker (28 min of
+# CPU in a 30-minute run). Each worker starts its own PostgreSQL and SeaweedFS.
+TEST_WORKERS ?= 2
 
 # System tools the tests drive for real (curl, wget, jq, Debian's Chromium for the
 # browser tests: Playwright never downloads a browser, PostgreSQL, which the suite
@@ -52,7 +57,7 @@ COVERAGE_FLOOR ?= 87
 test: install
 	scripts/system-packages.sh curl wget jq chromium postgresql nginx-light prometheus
 	$(MAKE) --no-print-directory lint
-	.venv/bin/pytest -m "not slow" --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
+	.venv/bin/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadscope --cov --cov-report=term:skip-covered --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 # Benchmarks against nginx on the same machine (see docs/performance.md), after the
 # multi-GiB memory tests (`slow`: 5 GiB on the embedded default, 6 GiB through S3, a

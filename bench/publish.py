@@ -2,9 +2,11 @@
 ``curl --upload-file`` loop a CI script would run (one curl process per file, GitLab's
 docs' own way), in the same run, on the embedded default (SQLite + local blobs).
 
-    .venv/bin/python -m bench.publish [--runs N] [--files N] [--jobs N] [--quick] [--out FILE]
+    .venv/bin/python -m bench.publish [--runs N] [--files N] [--jobs N] [--workers N]
+                                      [--quick] [--out FILE]
 
-The tree: 300 files of 4 KiB of random bytes in 10 directories (``--quick``: 100 files,
+The server runs as ``cargobay serve`` starts by default, one worker per CPU (``--workers``
+to change it). The tree: 300 files of 4 KiB of random bytes in 10 directories (``--quick``: 100 files,
 one run). Per run, in turn after a sync, each into a version of its own: the curl loop,
 then ``cargobay publish`` (a process, started as a user starts it, so both sides pay for
 their process starts), then ``cargobay publish`` again of the unchanged tree into the
@@ -144,6 +146,9 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--size", type=int, default=4 * KIB)
     parser.add_argument("--jobs", type=int, default=8)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="server workers (0: serve's default, one per CPU)"
+    )
     parser.add_argument("--quick", action="store_true", help="100 files, one run")
     parser.add_argument(
         "--out", type=Path, default=Path(__file__).parent / "results" / "publish.json"
@@ -161,7 +166,7 @@ def main() -> None:
         tmp = Path(tmp_name)
         tree = tmp / "tree"
         paths = make_tree(tree, args.files, args.size)
-        with cargobay(tmp, 1) as (server, token, generic):
+        with cargobay(tmp, args.workers) as (server, token, generic):
             env = {k: v for k, v in os.environ.items() if not k.startswith(("CARGOBAY_", "CI_"))}
             env.update(
                 CARGOBAY_URL=server.base_url,
@@ -199,6 +204,7 @@ def main() -> None:
         "files": args.files,
         "size": args.size,
         "jobs": args.jobs,
+        "server_workers": args.workers or os.cpu_count(),
         "runs": args.runs,
         "curl_loop": {
             "seconds": stats(curl_s),

@@ -26,8 +26,10 @@ def test_a_hundred_concurrent_clients_lose_nothing(make_server: Callable[..., Se
     summary = result.summary()
     assert result.errors == 0, summary
     assert result.lost == [], summary
-    assert summary["upload"]["count"] > 100, summary
-    assert summary["download"]["count"] > 1000, summary
-    assert summary["list"]["count"] > 50, summary
+    # The counts only show that the load happened (speed is bench/load.py's to measure):
+    # with the other pytest worker busy beside it, 999 downloads in 30 s has been seen.
+    assert summary["upload"]["count"] > 50, summary
+    assert summary["download"]["count"] > 300, summary
+    assert summary["list"]["count"] > 25, summary
     assert summary["big"]["count"] >= 2, summary  # one 20 MiB round trip at least
     assert "Traceback" not in server.log(), server.log()[-3000:]

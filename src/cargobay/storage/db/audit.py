@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Row, Select, insert, or_, select
 
-from cargobay.storage.db.database import Connection
+from cargobay.storage.db.database import Connection, Prepared, fetch
 from cargobay.storage.db.expressions import capped_page_of
 from cargobay.storage.db.tables import audit_events
 
@@ -28,9 +28,8 @@ class Entity:
 INSTANCE = Entity("Gitlab::Audit::InstanceScope", 1, "")
 
 
-# Built once, values bound at execution (uploads.py says why: building the statement per
-# call cost more than running it).
-_INSERT_EVENT = insert(audit_events)
+# Every change writes one: prepared once, values bound at execution (database.py).
+_INSERT_EVENT = Prepared(insert(audit_events))
 
 
 async def insert_event(
@@ -48,7 +47,8 @@ async def insert_event(
     details: dict[str, Any] | None = None,
     now: datetime,
 ) -> None:
-    await conn.execute(
+    await fetch(
+        conn,
         _INSERT_EVENT,
         {
             "created_at": now,

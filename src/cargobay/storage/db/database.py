@@ -1,6 +1,7 @@
 """Engine construction and the ways services reach the database: ``read`` (a snapshot
 for lookups by key), ``scan`` (a snapshot for statements that grow with the data),
-``write``, and ``first`` (one prepared statement, for the download path).
+``write``, and ``first`` (one prepared statement, for the download path); ``fetch`` runs
+a ``Prepared`` statement inside any of them.
 
 SQLite: WAL, foreign keys, and ``BEGIN IMMEDIATE`` for write transactions (a deferred
 transaction that later wants to write can fail at once with SQLITE_BUSY instead of
@@ -9,7 +10,11 @@ process's write transactions in order. SQLite's busy handler is no queue: with a
 connection per writer, 20 concurrent uploads polled it for the write lock and some lost
 for 30 s, after their body had arrived (a 500 and a lost upload). The statements of a
 short write run inline (holding the write lock, they never wait) and the commit, which
-fsyncs, runs on a thread: one thread hop per transaction. Only when another process
+fsyncs, runs on a thread. Writers that queue meanwhile share the next commit (group
+commit): each block runs in a savepoint of one transaction, which the last writer in
+the queue commits, and each is answered once that commit is durable. A commit per block,
+its thread hop and fsync under the lock, had capped uploads at one per hop (~200/s with
+8 clients, most of each request spent waiting for the lock). Only when another process
 holds the write lock does ``BEGIN IMMEDIATE`` wait, on a thread, on SQLite's busy
 handler, so several processes on one file still take turns.
 
@@ -49,6 +54,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.selectable import TypedReturnsRows
 
 from cargobay.errors import unavailable
@@ -89,6 +95,13 @@ class InlineConnection:
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self._conn.execute(statement, parameters)
 
+    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.fetch_now(prepared, values)
+
+    def fetch_now(self, prepared: Prepared, values: dict[str, Any]) -> list[dict[str, Any]]:
+        driver: Any = self._conn.connection.driver_connection  # sqlite3.Connection
+        return _on_driver(driver, prepared.form(self._conn.dialect, values), values)
+
 
 class ThreadedConnection(InlineConnection):
     """The same, each statement on a worker thread: for write transactions whose
@@ -97,28 +110,42 @@ class ThreadedConnection(InlineConnection):
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return await anyio.to_thread.run_sync(self._conn.execute, statement, parameters)
 
+    async def fetch(self, prepared: Prepared, values: dict[str, Any]) -> list[dict[str, Any]]:
+        return await anyio.to_thread.run_sync(self.fetch_now, prepared, values)
+
 
 class Prepared:
-    """A SELECT run straight on the driver, for the statement on the path of every
-    download: there SQLAlchemy's per-execution work (finding a large statement's compiled
-    form, processing each parameter and column) costs more than SQLite's. Compiled once
-    per dialect; parameters and columns go through the type processors SQLAlchemy would
-    apply, so values look the same as from ``execute``."""
+    """A statement for the path of every upload and download (a SELECT, or an INSERT
+    with RETURNING), which SQLite runs straight on the driver: there SQLAlchemy's
+    per-execution work (finding the statement's compiled form, building its execution
+    context, processing each parameter and column into a Row) costs several times what
+    SQLite's does. Compiled once per dialect; parameters and columns go through the type
+    processors SQLAlchemy would apply, so values look the same as from ``execute``.
 
-    def __init__(self, statement: Select[Any]) -> None:
+    An INSERT's column values are given at execution, and it is compiled for the keys
+    given, as SQLAlchemy does. Python-side column defaults and expanding IN lists need
+    SQLAlchemy's execution; a statement with them is refused when compiled."""
+
+    def __init__(self, statement: Select[Any] | UpdateBase) -> None:
         self.statement = statement
-        self._forms: dict[str, _Form] = {}
+        self._dml = isinstance(statement, UpdateBase)
+        self._forms: dict[tuple[str, tuple[str, ...]], _Form] = {}
 
-    def form(self, dialect: Dialect) -> _Form:
-        form = self._forms.get(dialect.name)
+    def form(self, dialect: Dialect, values: dict[str, Any] | None = None) -> _Form:
+        key = (dialect.name, tuple(values) if self._dml and values else ())
+        form = self._forms.get(key)
         if form is None:
-            form = self._forms[dialect.name] = _Form(self.statement, dialect)
+            form = self._forms[key] = _Form(self.statement, dialect, list(key[1]))
         return form
 
 
 class _Form:
-    def __init__(self, statement: Select[Any], dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
+    def __init__(self, statement: Any, dialect: Dialect, column_keys: list[str]) -> None:
+        compiled: Any = statement.compile(dialect=dialect, column_keys=column_keys or None)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            raise ValueError("a prepared statement's columns have Python-side defaults")
+        if any(bind.expanding for bind in compiled.binds.values()):
+            raise ValueError("a prepared statement cannot expand IN lists")
         self.sql = str(compiled)
         self.names = tuple(compiled.positiontup or ())
         self.defaults = {
@@ -128,7 +155,7 @@ class _Form:
             compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
             for name in self.names
         ]
-        columns = list(statement.selected_columns)
+        columns = list(statement.exported_columns)
         self.keys = [str(column.key) for column in columns]
         self.readers = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
@@ -146,6 +173,40 @@ class _Form:
             key: value if reader is None or value is None else reader(value)
             for key, reader, value in zip(self.keys, self.readers, raw, strict=True)
         }
+
+
+def _on_driver(driver: Any, form: _Form, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run ``form`` on a sqlite3 connection, in whatever transaction it is in. Its errors
+    reach callers as SQLAlchemy's, as from ``execute``."""
+    parameters = form.parameters(values)
+    try:
+        cursor = driver.execute(form.sql, parameters)
+        try:
+            raw = cursor.fetchall()
+        finally:
+            cursor.close()  # reset the statement: no read snapshot may outlive the call
+    except sqlite3.Error as exc:
+        raise sa_exc.DBAPIError.instance(form.sql, parameters, exc, sqlite3.Error) from exc
+    return [form.row(r) for r in raw]
+
+
+async def fetch(
+    conn: Connection, prepared: Prepared, values: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``prepared`` in the caller's transaction, by column key: on SQLite
+    straight on the driver, elsewhere through SQLAlchemy (a round trip to PostgreSQL
+    costs far more than SQLAlchemy's own work)."""
+    if isinstance(conn, InlineConnection):
+        return await conn.fetch(prepared, values)
+    return [dict(row._mapping) for row in await conn.execute(prepared.statement, values)]
+
+
+async def fetch_one(
+    conn: Connection, prepared: Prepared, values: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The first row of ``prepared``, or None."""
+    rows = await fetch(conn, prepared, values)
+    return rows[0] if rows else None
 
 
 # What a bad, unreachable or failing database raises, for the CLI to report in one line.
@@ -196,6 +257,8 @@ class Database:
         self._writer: Engine | None = None
         self._writer_conn: SyncConnection | None = None
         self._write_turn: asyncio.Lock | None = None
+        self._queued = 0  # writers waiting for their turn
+        self._group: _Group | None = None  # the transaction the next writer joins
         if self.is_sqlite:
             options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
             database = make_url(self.url).database
@@ -272,15 +335,12 @@ class Database:
                 # The statement runs to its end without suspending: one connection,
                 # taken from the pool once and kept, serves every call.
                 self._held = self.inline.raw_connection()
-            driver: Any = self._held.driver_connection  # sqlite3.Connection
-            cursor = driver.execute(form.sql, form.parameters(values))
-            found = cursor.fetchone()
-            cursor.close()  # reset the statement: no read snapshot may outlive the call
-        else:
-            async with self._pooled() as conn:
-                form = prepared.form(conn.dialect)
-                asyncpg: Any = (await conn.get_raw_connection()).driver_connection
-                found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
+            rows = _on_driver(self._held.driver_connection, form, values)
+            return rows[0] if rows else None
+        async with self._pooled() as conn:
+            form = prepared.form(conn.dialect)
+            asyncpg: Any = (await conn.get_raw_connection()).driver_connection
+            found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
         return None if found is None else form.row(found)
 
     @asynccontextmanager
@@ -297,24 +357,76 @@ class Database:
             return
         if self._write_turn is None:
             self._write_turn = asyncio.Lock()
-        async with self._write_turn:  # the process's writers queue here, in order
-            writer = self._writer_conn
-            if writer is None or writer.closed or writer.invalidated:
-                writer = self._writer_conn = self._writer.connect()
-            driver: Any = writer.connection.dbapi_connection  # sqlite3.Connection
+        self._queued += 1
+        try:
+            await self._write_turn.acquire()  # the process's writers queue here, in order
+        finally:
+            self._queued -= 1
+        group: _Group | None = None
+        joined = False
+        try:
+            group = self._group or await self._open_group()
+            driver = group.driver
+            driver.execute("SAVEPOINT cargobay_write")
             try:
-                await _begin_immediate(driver)
-                transaction = writer.begin()  # SQLAlchemy's side of it (emits nothing)
-                yield ThreadedConnection(writer) if bulk else InlineConnection(writer)
-                # Not cancellable: a transaction that reached its commit completes (a
-                # cancellation is raised after it).
-                await anyio.to_thread.run_sync(transaction.commit)
-            except BaseException:
-                if writer.in_transaction():
-                    writer.rollback()
+                yield ThreadedConnection(group.writer) if bulk else InlineConnection(group.writer)
+            except BaseException as exc:
                 if driver.in_transaction:
-                    driver.rollback()  # BEGIN done, but the block never started
+                    driver.execute("ROLLBACK TO cargobay_write")
+                    driver.execute("RELEASE cargobay_write")
+                else:  # SQLite gave up the whole transaction (a full disk, an I/O error)
+                    self._abandon(group, exc)
                 raise
+            driver.execute("RELEASE cargobay_write")
+            group.members += 1
+            joined = True
+        finally:
+            try:
+                # The last writer in the queue commits the group, this block with it.
+                if (
+                    group is not None
+                    and self._group is group
+                    and (self._queued == 0 or group.members >= GROUP_LIMIT)
+                ):
+                    self._group = None
+                    await self._commit(group)
+            finally:
+                self._write_turn.release()
+        if joined:
+            # Answered once durable. A cancelled caller stops waiting; the commit goes on.
+            await asyncio.shield(group.committed)
+
+    async def _open_group(self) -> _Group:
+        assert self._writer is not None
+        writer = self._writer_conn
+        if writer is None or writer.closed or writer.invalidated:
+            writer = self._writer_conn = self._writer.connect()
+        driver: Any = writer.connection.dbapi_connection  # sqlite3.Connection
+        await _begin_immediate(driver)
+        self._group = _Group(writer, driver)
+        return self._group
+
+    async def _commit(self, group: _Group) -> None:
+        """Commit the group's transaction, on a thread (it fsyncs), and tell its writers.
+        Not cancellable: a transaction that reached its commit completes."""
+        if not group.members:
+            _roll_back(group)
+            return
+        try:
+            await anyio.to_thread.run_sync(group.transaction.commit)
+        except BaseException as exc:
+            _roll_back(group)
+            group.committed.set_exception(_as_error(exc))
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            group.committed.set_result(None)
+
+    def _abandon(self, group: _Group, exc: BaseException) -> None:
+        self._group = None
+        _roll_back(group)
+        if group.members:
+            group.committed.set_exception(_as_error(exc))
 
     async def dispose(self) -> None:
         if self._held is not None:
@@ -346,6 +458,36 @@ async def lock_exclusively(conn: Connection, name: str, *, wait: bool = True) ->
     function = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
     result = await conn.execute(text(f"SELECT {function}(:key)"), {"key": advisory_key(name)})
     return wait or bool(result.scalar())
+
+
+# At most this many write blocks share a commit, so that a steady stream of writers still
+# commits regularly.
+GROUP_LIMIT = 64
+
+
+class _Group:
+    """Write blocks that share one SQLite transaction and its commit (group commit):
+    each runs inside a savepoint, so one that fails undoes only its own statements."""
+
+    def __init__(self, writer: SyncConnection, driver: Any) -> None:
+        self.writer = writer
+        self.driver = driver  # sqlite3.Connection, in the transaction BEGIN IMMEDIATE opened
+        self.transaction = writer.begin()  # SQLAlchemy's side of it (emits nothing)
+        self.members = 0  # blocks whose changes the transaction holds
+        self.committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+
+def _roll_back(group: _Group) -> None:
+    group.transaction.rollback()  # also after a failed commit, which leaves it inactive
+    if group.driver.in_transaction:
+        group.driver.rollback()
+
+
+def _as_error(exc: BaseException) -> Exception:
+    """What the group's writers raise when its commit failed."""
+    if isinstance(exc, Exception):
+        return exc
+    return RuntimeError(f"the write transaction was interrupted ({type(exc).__name__})")
 
 
 async def _begin_immediate(driver: Any) -> None:

@@ -22,7 +22,7 @@ from cargobay.domain.models import (
     Project,
     TokenGrant,
 )
-from cargobay.storage.db.database import Connection, Database, Prepared
+from cargobay.storage.db.database import Connection, Database, Prepared, fetch_one
 from cargobay.storage.db.expressions import sql_literal
 from cargobay.storage.db.members import member_level
 from cargobay.storage.db.namespaces import PROJECT_BY_ID as _PROJECT_BY_ID
@@ -68,7 +68,7 @@ def _project_access_query(*, by_id: bool, with_user: bool) -> Any:
 
 
 _PROJECT_ACCESS = {
-    (by_id, with_user): _project_access_query(by_id=by_id, with_user=with_user)
+    (by_id, with_user): Prepared(_project_access_query(by_id=by_id, with_user=with_user))
     for by_id in (True, False)
     for with_user in (True, False)
 }
@@ -90,13 +90,12 @@ async def project_facts(
     if user_id is not None:
         values.update(user_id=user_id, today=today)
     query = _PROJECT_ACCESS[by_id, user_id is not None]
-    row = (await conn.execute(query, values)).first()
-    if row is None:
+    m = await fetch_one(conn, query, values)
+    if m is None:
         return None
-    m = row._mapping
     gate = m["generic_gate"]
     return ProjectFacts(
-        to_project(row), int(m.get("member_level") or 0), None if gate is None else bool(gate)
+        to_project(m), int(m.get("member_level") or 0), None if gate is None else bool(gate)
     )
 
 

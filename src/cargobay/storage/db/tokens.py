@@ -18,7 +18,7 @@ from cargobay.domain.models import (
     TokenGrant,
 )
 from cargobay.domain.roles import namespace_paths
-from cargobay.storage.db.database import Connection
+from cargobay.storage.db.database import Connection, Prepared, fetch_one
 from cargobay.storage.db.expressions import contains, page_of
 from cargobay.storage.db.records import (
     to_deploy_token,
@@ -51,9 +51,8 @@ def _active_deploy_token(now: datetime) -> ColumnElement[bool]:
 # ---------------------------------------------------------------- personal access tokens
 
 
-# Statements on the path of every authenticated request are built once, here: building a
-# statement costs more than running it (SQLAlchemy then finds it in its compiled cache).
-_ACCESS_TOKEN = (
+# The statement on the path of every authenticated request, prepared once (database.py).
+_ACCESS_TOKEN = Prepared(
     select(
         pats.c.id.label("token_id"),
         pats.c.scopes,
@@ -68,11 +67,10 @@ _ACCESS_TOKEN = (
 
 async def find_personal_access_token(conn: Connection, token_digest: str) -> TokenGrant | None:
     """The token and its user, in one row (authentication reads them all)."""
-    row = (await conn.execute(_ACCESS_TOKEN, {"digest": token_digest})).first()
-    if row is None:
+    m = await fetch_one(conn, _ACCESS_TOKEN, {"digest": token_digest})
+    if m is None:
         return None
-    m = row._mapping
-    return TokenGrant(m["token_id"], m["scopes"], m["revoked"], m["expires_at"], to_user(row))
+    return TokenGrant(m["token_id"], m["scopes"], m["revoked"], m["expires_at"], to_user(m))
 
 
 async def insert_personal_token(

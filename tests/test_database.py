@@ -164,3 +164,31 @@ async def test_a_writer_cancelled_while_waiting_for_its_commit_is_committed_stil
     release_second.set()
     await committing
     assert await stored(registry) == [1, 2]
+
+
+@pytest.mark.backends("sqlite-local")
+async def test_a_writer_that_gives_up_its_turn_does_not_leave_the_group_uncommitted(
+    registry: Registry,
+) -> None:
+    go = asyncio.Event()
+
+    async def first() -> None:
+        async with registry.db.write() as conn:
+            await fetch(conn, _INSERT, blob_row(1))
+            await go.wait()
+
+    async def second() -> None:
+        async with registry.db.write() as conn:
+            await fetch(conn, _INSERT, blob_row(2))
+
+    leaving = asyncio.create_task(first())
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(second())
+    await asyncio.sleep(0)  # queued for its turn
+    go.set()
+    await asyncio.sleep(0)  # the first block ends, leaving the commit to the queued writer
+    queued.cancel()  # which gives up before its turn comes
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    await asyncio.wait_for(leaving, 5)
+    assert await stored(registry) == [1]

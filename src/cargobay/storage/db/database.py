@@ -259,6 +259,7 @@ class Database:
         self._write_turn: asyncio.Lock | None = None
         self._queued = 0  # writers waiting for their turn
         self._group: _Group | None = None  # the transaction the next writer joins
+        self._flushes: set[asyncio.Future[None]] = set()
         if self.is_sqlite:
             options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
             database = make_url(self.url).database
@@ -345,10 +346,11 @@ class Database:
 
     @asynccontextmanager
     async def write(self, *, bulk: bool = False) -> AsyncIterator[Connection]:
-        """A write transaction, committed when the block exits without an exception.
-        Keep it short: on SQLite it holds the database's only write lock, and its
-        statements run inline on the event loop unless ``bulk`` (statements whose cost
-        grows with the data) sends each to a thread."""
+        """A write transaction, committed when the block exits without an exception
+        (on SQLite together with the blocks queued behind it) and durable when the
+        ``async with`` is left. Keep it short: on SQLite it holds the database's only
+        write lock, and its statements run inline on the event loop unless ``bulk``
+        (statements whose cost grows with the data) sends each to a thread."""
         if self._writer is None:
             async with self._pooled() as conn:
                 conn = await conn.execution_options(cargobay_write=True)
@@ -360,8 +362,15 @@ class Database:
         self._queued += 1
         try:
             await self._write_turn.acquire()  # the process's writers queue here, in order
-        finally:
+        except BaseException:
             self._queued -= 1
+            if self._group is not None:
+                # Writers before us may have left their commit to us: see it done.
+                flush = asyncio.ensure_future(self._commit_left())
+                self._flushes.add(flush)
+                flush.add_done_callback(self._flushes.discard)
+            raise
+        self._queued -= 1
         group: _Group | None = None
         joined = False
         try:
@@ -395,6 +404,15 @@ class Database:
         if joined:
             # Answered once durable. A cancelled caller stops waiting; the commit goes on.
             await asyncio.shield(group.committed)
+
+    async def _commit_left(self) -> None:
+        """Commit the open group unless a writer queued behind it will."""
+        assert self._write_turn is not None
+        async with self._write_turn:
+            group = self._group
+            if group is not None and self._queued == 0:
+                self._group = None
+                await self._commit(group)
 
     async def _open_group(self) -> _Group:
         assert self._writer is not None

@@ -83,6 +83,32 @@ def test_serve_on_a_taken_port_fails_at_once(
         first.stop()
 
 
+@pytest.mark.backends("sqlite-local")
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("workers", "two", "CARGOBAY_WORKERS: Input should be a valid integer"),
+        (
+            "monitoring_allowlist",
+            "127.0.0.1,10.0.0.0/33",
+            "CARGOBAY_MONITORING_ALLOWLIST: '10.0.0.0/33'",
+        ),
+        ("trusted_proxies", "127.0.0.1;10.0.0.1", "CARGOBAY_TRUSTED_PROXIES: '127.0.0.1;10.0.0.1'"),
+    ],
+)
+def test_serve_refuses_a_bad_setting_in_one_line_before_any_work(
+    make_server: Callable[..., Server], setting: str, value: str, said: str
+) -> None:
+    server = make_server(**{setting: value})
+    result = subprocess.run(
+        [str(BIN / "cargobay"), "serve"], env=server.env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {said}"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (server.data_dir / "cargobay.db").exists()
+
+
 def test_serve_defaults_to_one_worker_per_cpu(make_server: Callable[..., Server]) -> None:
     server = make_server(workers="0")
     server.start()

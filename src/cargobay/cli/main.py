@@ -73,6 +73,7 @@ def serve(host: str | None, port: int | None, workers: int | None, data_dir: str
     """Run the server. The first start on an empty data directory creates the database,
     an administrator and its token, and prints a curl command to try."""
     settings = _settings(host=host, port=port, workers=workers, data_dir=data_dir)
+    running.check_networks(settings)
     try:
         claim_port(settings.host, settings.port).close()  # before any work: fail fast
     except (PortInUse, OSError) as exc:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from pydantic import ValidationError
 
+from cargobay.domain.networks import parse_networks
 from cargobay.errors import CargobayError
 from cargobay.services.registry import Registry, open_registry
 from cargobay.settings import Settings
@@ -120,6 +122,24 @@ def error_text(exc: CargobayError) -> str:
     return " ".join(str(text).split())
 
 
+def settings_error_text(exc: ValidationError) -> str:
+    """Which settings were refused, and why, by their environment variables."""
+    return "; ".join(
+        f"CARGOBAY_{'_'.join(map(str, error['loc'])).upper()}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+def check_networks(settings: Settings) -> None:
+    """The address lists, read at start: a typo must stop the server, not answer its
+    first /-/metrics request with a 500."""
+    for name in ("trusted_proxies", "monitoring_allowlist"):
+        try:
+            parse_networks(getattr(settings, name))
+        except ValueError as exc:
+            raise click.ClickException(f"CARGOBAY_{name.upper()}: {exc}") from None
+
+
 class Group(click.Group):
     """The ``cargobay`` group: every subcommand's errors become one line."""
 
@@ -130,6 +150,8 @@ class Group(click.Group):
             raise click.ClickException(error_text(exc)) from None
         except DATABASE_ERRORS as exc:
             raise click.ClickException(database_error_text(exc)) from None
+        except ValidationError as exc:  # a CARGOBAY_* setting Settings() refused
+            raise click.ClickException(settings_error_text(exc)) from None
         except (ConnectionError, TimeoutError, OSError) as exc:
             if isinstance(exc, BrokenPipeError):
                 raise

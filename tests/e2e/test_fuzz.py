@@ -27,12 +27,12 @@ PATHS_SECONDS = 20.0
 EXAMPLES_PER_OPERATION = 30
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server (SQLite + local directory) for the module; the token ban is off so
+@pytest.fixture
+def fuzzed(tmp_path: Path) -> Iterator[Server]:
+    """A server (SQLite + local directory) for each test: what one fuzzer does (revoke
+    the token it was given, say) must not fail the other. The token ban is off so
     generated credentials do not lock the fuzzer out of the deeper paths."""
-    tmp = tmp_path_factory.mktemp("fuzz")
-    server = make_server(tmp, auth_ban_max_failures="0")
+    server = make_server(tmp_path, auth_ban_max_failures="0")
     server.token = server.cli("admin", "bootstrap")
     server.cli("admin", "create-project", "root", "demo")
     server.start()

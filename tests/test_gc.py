@@ -157,6 +157,9 @@ async def test_unreferenced_blobs_go_after_the_grace_period(
     assert not exists(store, old_orphan.sha256)
     assert not exists(store, deleted)
     assert report.blobs_deleted == 2
+    assert report.bytes_freed == len(b"old orphan") + len(b"deleted")
+    freed = registry.metrics.registry.get_sample_value("cargobay_gc_freed_bytes_total")
+    assert freed == report.bytes_freed
     assert report.blob_rows_deleted == 1
     assert not stale_upload.exists()
     assert fresh_upload.exists()
@@ -205,7 +208,7 @@ async def test_a_blob_uploaded_again_while_collecting_survives(
         client, world.private.id, "tool/2.0/t", content, world.headers("developer")
     )
     assert uploaded.status_code == 201
-    assert await store.delete_unless_rewritten(BlobLocation(blob.sha256), cutoff) is False
+    assert await store.delete_unless_rewritten(BlobLocation(blob.sha256), cutoff) is None
     download = await client.get(
         url(world.private.id, "tool/2.0/t"), headers=world.headers("developer")
     )

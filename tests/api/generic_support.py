@@ -129,9 +129,12 @@ async def send_raw(
     raw_path: str,
     headers: dict[str, str] | None = None,
     body: bytes = b"",
+    vanish_after: int | None = None,
 ) -> RawResponse:
     """Send ``raw_path`` byte for byte. httpx (like curl without --path-as-is) removes
-    ``..`` segments before sending; clients that do not must still get a 400."""
+    ``..`` segments before sending; clients that do not must still get a 400.
+    ``vanish_after``: the client goes away once it has that many body bytes (sending
+    more raises ConnectionResetError, as a server's send does then)."""
     app = create_app(registry.settings, registry)
     header_list = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     header_list.append((b"content-length", str(len(body)).encode()))
@@ -169,7 +172,13 @@ async def send_raw(
                 (k.decode().lower(), v.decode()) for k, v in message.get("headers", [])
             )
         elif message["type"] == "http.response.body":
+            if vanish_after is not None and sum(map(len, chunks)) >= vanish_after:
+                raise ConnectionResetError("the client went away")
             chunks.append(message.get("body", b""))
 
-    await app(scope, receive, send)
+    try:
+        await app(scope, receive, send)
+    except ConnectionResetError:
+        if vanish_after is None:
+            raise  # the app's own, not the vanished client's
     return RawResponse(status, response_headers, b"".join(chunks))

@@ -27,6 +27,7 @@ from tests.api.generic_support import (
     client_for,
     packages,
     put,
+    send_raw,
     url,
 )
 from tests.world import World
@@ -363,6 +364,63 @@ async def test_archive_limits_answer_before_the_first_byte(
     assert response.json()["message"] == (
         "400 Bad request - Archive too large: 76800 bytes, the limit is 1000"
     )
+
+
+async def test_archive_downloads_are_counted_by_format_and_result(
+    registry: Registry, world: World, client: httpx.AsyncClient
+) -> None:
+    """cargobay_archive_downloads_total{format,result} and cargobay_archive_bytes_total
+    (beyond-gitlab §6.2): an archive sent whole, one the client left half-way (§2.4:
+    "count result=aborted"), a refused range; HEAD and 304 are not downloads."""
+    await nested(client, world)
+    sizes = {}
+    for keyword, kind in (
+        ("~archive.tar", "tar"),
+        ("~archive.zip", "zip"),
+        ("~archive.tgz", "tar.gz"),
+    ):
+        whole = await get(client, world, f"tool/1.0/{keyword}")
+        assert whole.status_code == 200
+        sizes[kind] = len(whole.content)
+    tar = url(world.private.id, "tool/1.0/~archive.tar")
+    part = await get(client, world, "tool/1.0/~archive.tar", Range="bytes=0-99")
+    assert part.status_code == 206
+    head = await client.head(tar, headers=world.headers("developer"))
+    unchanged = await get(
+        client, world, "tool/1.0/~archive.tar", **{"If-None-Match": head.headers["etag"]}
+    )
+    assert (head.status_code, unchanged.status_code) == (200, 304)
+    beyond = await get(client, world, "tool/1.0/~archive.tar", Range="bytes=99999999-")
+    assert beyond.status_code == 416
+    left = await send_raw(
+        registry,
+        "GET",
+        tar.removeprefix("http://cargobay.test"),
+        world.headers("developer"),
+        vanish_after=1,
+    )
+    assert left.status_code == 200 and 0 < len(left.content) < sizes["tar"]
+
+    found = {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in registry.metrics.registry.collect()
+        for sample in family.samples
+    }
+
+    def downloads(kind: str, result: str) -> float:
+        return found[("cargobay_archive_downloads_total", (("format", kind), ("result", result)))]
+
+    def sent(kind: str) -> float:
+        return found[("cargobay_archive_bytes_total", (("format", kind),))]
+
+    assert downloads("tar", "complete") == 2  # the whole one and the range
+    assert downloads("tar", "aborted") == 1
+    assert downloads("tar", "refused") == 1  # the 416
+    assert downloads("zip", "complete") == downloads("tar.gz", "complete") == 1
+    assert downloads("zip", "aborted") == downloads("tar.gz", "refused") == 0  # listed at 0
+    assert sent("tar") == sizes["tar"] + 100 + len(left.content)
+    assert sent("zip") == sizes["zip"]
+    assert sent("tar.gz") == sizes["tar.gz"]
 
 
 def test_archives_streaming_at_once_are_bounded() -> None:

@@ -79,9 +79,17 @@ def traffic(srv: Server) -> dict[str, int]:
         answer = httpx.get(large, headers=auth)
         assert answer.status_code == 200 and answer.content == LARGE
         got += len(answer.content)
+    archive = httpx.get(file_url(srv, project, "secretpkg/1.0/~archive.tar"), headers=auth)
+    assert archive.status_code == 200
     refused = httpx.get(small, headers={"PRIVATE-TOKEN": "glpat-not-a-real-token-000000000"})
     assert refused.status_code == 401
-    return {"uploads": 2, "put_bytes": len(SMALL) + len(LARGE), "downloads": 18, "got": got}
+    return {
+        "uploads": 2,
+        "put_bytes": len(SMALL) + len(LARGE),
+        "downloads": 18,
+        "got": got,
+        "archive_bytes": len(archive.content),
+    }
 
 
 def test_metrics_count_real_traffic_through_two_workers(
@@ -99,11 +107,12 @@ def test_metrics_count_real_traffic_through_two_workers(
     found = samples(text)
 
     requests = "cargobay_http_requests_total"
-    assert value(found, requests, method="get", route=GENERIC, status="200") == sent["downloads"]
+    gets = sent["downloads"] + 1  # the files and the archive
+    assert value(found, requests, method="get", route=GENERIC, status="200") == gets
     assert value(found, requests, method="get", route=GENERIC, status="401") == 1
     assert value(found, requests, method="put", route=GENERIC, status="201") == sent["uploads"]
     duration = "cargobay_http_request_duration_seconds_count"
-    assert value(found, duration, method="get", route=GENERIC) == sent["downloads"] + 1
+    assert value(found, duration, method="get", route=GENERIC) == gets + 1
     inf = value(
         found,
         "cargobay_http_request_duration_seconds_bucket",
@@ -111,7 +120,7 @@ def test_metrics_count_real_traffic_through_two_workers(
         route=GENERIC,
         le="+Inf",
     )
-    assert inf == sent["downloads"] + 1
+    assert inf == gets + 1
     assert total(found, "cargobay_upload_bytes_total") == sent["put_bytes"]
     assert value(found, "cargobay_uploads_total", result="created") == sent["uploads"]
     assert total(found, "cargobay_download_bytes_total") == sent["got"]
@@ -119,6 +128,9 @@ def test_metrics_count_real_traffic_through_two_workers(
     assert value(found, "cargobay_download_bytes_total", delivery="file") == 3 * len(LARGE)
     assert total(found, "cargobay_download_delegated_bytes_total") == 0
     assert value(found, "cargobay_downloads_total", delivery="memory", status="200") == 15
+    archives = "cargobay_archive_downloads_total"
+    assert value(found, archives, format="tar", result="complete") == 1
+    assert value(found, "cargobay_archive_bytes_total", format="tar") == sent["archive_bytes"]
     assert value(found, "cargobay_uploads_in_flight") == 0
     assert value(found, "cargobay_package_files") == 2
     assert value(found, "cargobay_logical_bytes") == sent["put_bytes"]
@@ -145,7 +157,7 @@ def test_metrics_count_real_traffic_through_two_workers(
     # A real Prometheus scrapes it and answers the same counts through its query API.
     assert PROMETHEUS, "prometheus (Debian's prometheus package) is missing"
     queried = scraped_by_prometheus(srv, tmp_path)
-    assert queried[("get", "200")] == sent["downloads"]
+    assert queried[("get", "200")] == gets
     assert queried[("get", "401")] == 1
     assert queried[("put", "201")] == sent["uploads"]
 

@@ -5,11 +5,12 @@ sent: api/delivery.py; the one-statement lookup the download tries first: api/qu
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from cargobay.api import serializers
 from cargobay.api.bodies import body_chunks
@@ -256,24 +257,43 @@ async def archive_response(
             level = registry.settings.archive_gzip_level
             body = archive_service.tar_gz(registry.blobs, found.members, level)
         response = StreamingResponse(archive_service.logged(body, label), headers=headers)
-    return _Holding(response, registry.archive_slots.take())
+    count = partial(registry.metrics.archive_sent, kind)
+    return _Holding(response, registry.archive_slots.take(), count)
 
 
 class _Holding(Response):
-    """A response that gives its archive slot back once it is sent (or cut short)."""
+    """An archive's response: gives its archive slot back once it is sent (or cut
+    short), and counts it in the metrics by how it ended."""
 
-    def __init__(self, inner: Response, release: Callable[[], None]) -> None:
+    def __init__(
+        self, inner: Response, release: Callable[[], None], count: Callable[[str, int], None]
+    ) -> None:
         self.inner = inner
         self.release = release
+        self.count = count  # (result, bytes sent)
         self.status_code = inner.status_code
         self.background = None
         self.raw_headers = inner.raw_headers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, sent, ended = 0, 0, False
+
+        async def counted(message: Message) -> None:
+            nonlocal status, sent, ended
+            await send(message)
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+                ended = not message.get("more_body", False)
+
         try:
-            await self.inner(scope, receive, send)
+            await self.inner(scope, receive, counted)
         finally:
             self.release()
+            if scope["method"] != "HEAD":
+                result = "refused" if status >= 400 else "complete" if ended else "aborted"
+                self.count(result, sent)
 
 
 async def get_version(request: Request) -> Response:

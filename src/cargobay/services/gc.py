@@ -40,7 +40,14 @@ class Report:
     packages_purged: int = 0
     blob_rows_deleted: int = 0
     blobs_deleted: int = 0
+    bytes_freed: int = 0
     stale_uploads_removed: int = 0
+
+    def freed(self, size: int | None) -> None:
+        """Count what ``delete_unless_rewritten`` answered."""
+        if size is not None:
+            self.blobs_deleted += 1
+            self.bytes_freed += size
 
     def summary(self) -> str:
         return ", ".join(f"{name.replace('_', ' ')}: {getattr(self, name)}" for name in FIELDS)
@@ -68,6 +75,7 @@ async def collect_garbage(
         raise
     metrics.gc_runs.labels("success").inc()
     metrics.gc_blobs_deleted.inc(report.blobs_deleted)
+    metrics.gc_freed_bytes.inc(report.bytes_freed)
     metrics.gc_last_success.set_to_current_time()
     return report
 
@@ -110,7 +118,7 @@ async def _collect(
             break
         report.blob_rows_deleted += len(gone)
         for location in gone:
-            report.blobs_deleted += await store.delete_unless_rewritten(location, cutoff)
+            report.freed(await store.delete_unless_rewritten(location, cutoff))
         if len(gone) < BATCH or (stopping is not None and stopping()):
             break
 
@@ -122,7 +130,7 @@ async def _collect(
             known = await sql.known_locations(conn, batch)
         for location in batch:
             if location not in known:
-                report.blobs_deleted += await store.delete_unless_rewritten(location, cutoff)
+                report.freed(await store.delete_unless_rewritten(location, cutoff))
 
     say("removing unfinished uploads")
     report.stale_uploads_removed = await store.remove_stale_uploads(cutoff)

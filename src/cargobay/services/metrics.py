@@ -59,6 +59,10 @@ _HTTP_BOUNDS = (*HTTP_BUCKETS, math.inf)  # prometheus-client's upper bounds, +I
 SENT_BY_US = ("memory", "file", "s3_proxy")
 DELEGATED = ("accel", "s3_redirect")
 UPLOAD_RESULTS = ("created", "refused", "checksum_mismatch", "too_large", "client_aborted", "error")
+ARCHIVE_FORMATS = ("tar", "zip", "tar.gz")
+# complete: the answer's last byte was sent (a range's too); aborted: cut short after it
+# began (the client left, a blob failed); refused: answered with an error (a bad range).
+ARCHIVE_RESULTS = ("complete", "aborted", "refused")
 
 
 class Metrics:
@@ -158,12 +162,30 @@ class Metrics:
             ["delivery"],
             registry=reg,
         )
+        # Whole-package archives (api/generic.py)
+        self.archive_downloads = Counter(
+            "cargobay_archive_downloads",
+            "Whole-package archive downloads by format and result (complete, aborted, refused).",
+            ["format", "result"],
+            registry=reg,
+        )
+        self.archive_bytes = Counter(
+            "cargobay_archive_bytes",
+            "Bytes of archive bodies sent, by format.",
+            ["format"],
+            registry=reg,
+        )
         # Scheduled and maintenance work (services/gc.py, services/cleanup.py)
         self.gc_runs = Counter(
             "cargobay_gc_runs", "Garbage collections by result.", ["result"], registry=reg
         )
         self.gc_blobs_deleted = Counter(
             "cargobay_gc_blobs_deleted", "Stored blobs the garbage collector deleted.", registry=reg
+        )
+        self.gc_freed_bytes = Counter(
+            "cargobay_gc_freed_bytes",
+            "Bytes of the stored blobs the garbage collector deleted.",
+            registry=reg,
         )
         self.gc_last_success = Gauge(
             "cargobay_gc_last_success_timestamp_seconds",
@@ -189,6 +211,10 @@ class Metrics:
             self.download_delegated_bytes.labels(delivery)
         for result in UPLOAD_RESULTS:
             self.uploads.labels(result)
+        for kind in ARCHIVE_FORMATS:
+            self.archive_bytes.labels(kind)
+            for result in ARCHIVE_RESULTS:
+                self.archive_downloads.labels(kind, result)
         for result in ("success", "failed"):  # present at 0 before the first run
             self.gc_runs.labels(result)
             self.cleanup_runs.labels(result)
@@ -200,6 +226,10 @@ class Metrics:
         if result == "created":
             self.upload_bytes.labels(store).inc(size)
             self.upload_duration.labels(store).observe(seconds)
+
+    def archive_sent(self, kind: str, result: str, size: int) -> None:
+        self.archive_downloads.labels(kind, result).inc()
+        self.archive_bytes.labels(kind).inc(size)
 
 
 # One finished request, as RequestTally.finished takes it.

@@ -149,9 +149,9 @@ class CollectableBlobStore(Protocol):
         (naive UTC)."""
         ...
 
-    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> bool:
+    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> int | None:
         """Delete the blob unless a ``put`` wrote it at or after ``cutoff``, including a
-        ``put`` running concurrently. True when it was deleted."""
+        ``put`` running concurrently. The bytes freed; None when nothing was deleted."""
         ...
 
     async def recover_interrupted_deletes(self) -> int:

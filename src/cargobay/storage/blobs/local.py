@@ -185,34 +185,34 @@ class LocalBlobStore:
             if batch:
                 yield batch
 
-    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> bool:
+    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> int | None:
         return await anyio.to_thread.run_sync(
             self._delete_unless_rewritten, location.sha256, _timestamp(cutoff)
         )
 
-    def _delete_unless_rewritten(self, sha256: str, limit: float) -> bool:
+    def _delete_unless_rewritten(self, sha256: str, limit: float) -> int | None:
         final = self.path_for(sha256)
         try:
             if os.stat(final).st_mtime >= limit:
-                return False
+                return None
         except FileNotFoundError:
-            return False
+            return None
         self.trash.mkdir(exist_ok=True)
         aside = self.trash / f"{sha256}.{secrets.token_hex(8)}"
         try:
             os.rename(final, aside)
         except FileNotFoundError:
-            return False  # another collector took it first
+            return None  # another collector took it first
         try:
-            rewritten = os.stat(aside).st_mtime >= limit
+            moved = os.stat(aside)
         except FileNotFoundError:
-            return False  # another collector's recovery put it back
-        if rewritten:
+            return None  # another collector's recovery put it back
+        if moved.st_mtime >= limit:  # rewritten
             _put_back(aside, final)
-            return False
+            return None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(aside)
-        return True
+        return moved.st_size
 
     async def recover_interrupted_deletes(self) -> int:
         def recover() -> int:

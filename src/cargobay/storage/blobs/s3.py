@@ -284,9 +284,11 @@ class S3BlobStore:
             return BlobLocation(name.rpartition("/")[2])
         return BlobLocation("", key)
 
-    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> bool:
-        await self.delete(location)
-        return True
+    async def delete_unless_rewritten(self, location: BlobLocation, cutoff: datetime) -> int | None:
+        size = await self.size(location)  # uploads write keys of their own: never rewritten
+        if size is not None:
+            await self.delete(location)
+        return size
 
     async def recover_interrupted_deletes(self) -> int:
         return 0  # a delete is one request: nothing is ever left half-done

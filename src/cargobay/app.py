@@ -20,7 +20,7 @@ from cargobay.api.observability import Observability
 from cargobay.api.routes import routes
 from cargobay.auth.throttle import FailedAuthBan, FailedAuthThrottle
 from cargobay.errors import CargobayError
-from cargobay.services import jobs
+from cargobay.services import download_counts, jobs
 from cargobay.services.registry import Registry, open_registry
 from cargobay.settings import Settings
 from cargobay.web.app import WebInterface
@@ -68,7 +68,11 @@ def create_app(settings: Settings | None = None, registry: Registry | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with jobs.scheduler(core):  # cleanup policies and GC (services/jobs.py)
+        every = core.settings.download_count_flush_seconds
+        async with (
+            download_counts.flushing(core.download_counts, core.db, every),
+            jobs.scheduler(core),  # cleanup policies and GC (services/jobs.py)
+        ):
             yield
         if registry is None:
             await core.close()

@@ -257,6 +257,14 @@ class Settings(BaseSettings):
             "until they are this old. Keep it far above the longest upload."
         ),
     )
+    download_count_flush_seconds: float = Field(
+        30.0,
+        gt=0,
+        description=(
+            "How often a server process writes the downloads it counted to the database "
+            "(and when it stops): download counts lag by at most this much."
+        ),
+    )
 
     # Observability (issue 18, docs/deployment.md "Monitoring")
     metrics_enabled: bool = Field(

@@ -63,7 +63,8 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    server = make_server(tmp_path_factory.mktemp("site"))
+    # Download counts written within a fifth of a second, for the pages to show them.
+    server = make_server(tmp_path_factory.mktemp("site"), download_count_flush_seconds="0.2")
     world = build(server)
     server.start()
     try:

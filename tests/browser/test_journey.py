@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from tests.browser.conftest import Visit, run_pasted
 from tests.browser.pages import accessibility_problems, overflows_horizontally
@@ -93,6 +93,7 @@ def test_download_commands_work_when_pasted(visit: Visit, site: World, tmp_path:
     page = visit.go(CLI + "?package_name=tool&order_by=version&sort=asc")
     page.locator("table.packages tr", has_text="1.0.0").get_by_role("link", name="tool").click()
     card = page.locator("li.file", has_text="tool.tar.gz")
+    before = downloads_shown(card)
     card.get_by_text("Download commands").click()
     body = site.contents["tool/1.0.0/tool.tar.gz"]
     for tool in ("curl", "wget", "python-gitlab"):
@@ -117,6 +118,18 @@ def test_download_commands_work_when_pasted(visit: Visit, site: World, tmp_path:
     with page.expect_download() as download:
         card.get_by_role("link", name="tool.tar.gz").click()
     assert Path(download.value.path()).read_bytes() == body
+    # Five downloads, counted on the file's card once the server has written them.
+    for _ in range(50):
+        page.reload()
+        if downloads_shown(card) == before + 5:
+            break
+        page.wait_for_timeout(100)
+    assert downloads_shown(card) == before + 5
+
+
+def downloads_shown(card: Locator) -> int:
+    shown = card.locator("dl.hashes div", has_text="Downloads").locator("dd").inner_text()
+    return int(shown.replace(",", ""))
 
 
 def test_publish_commands_work_when_pasted(visit: Visit, site: World, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import secrets
 from collections.abc import AsyncGenerator, Callable, Mapping
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from cargobay.domain.models import PackageFile
 from cargobay.domain.names import base_name
 from cargobay.storage.blobs.base import BlobLocation, BlobMissing, Delivery, LocalFile, Redirect
 
+_FROM_FIRST_BYTE = re.compile(r"\s*bytes\s*=\s*0*0\s*-", re.IGNORECASE)
 log = logging.getLogger("cargobay")
 
 # A local file up to this size is read and sent as the response body: for small files,
@@ -95,10 +97,13 @@ async def send_file(request: Request, file: PackageFile) -> Response:
             if body is not None:
                 headers["Accept-Ranges"] = "bytes"
                 _delivered(request, "memory")
+                registry.download_counts.count(file.package_id, file.id)
                 return Response(body, headers=headers, media_type=OCTET_STREAM)
     except BlobMissing as exc:
         log.error("blob of package file %s is missing or short: %s", file.id, exc)
         return json({"message": "500 Internal Server Error"}, 500)
+    if counts_as_download(request.method, request.headers.get("range")):
+        registry.download_counts.count(file.package_id, file.id)
     if isinstance(delivery, LocalFile):
         accel = registry.settings.accel_redirect
         if accel and _nginx_sends(request):
@@ -119,6 +124,14 @@ async def send_file(request: Request, file: PackageFile) -> Response:
     _delivered(request, "s3_proxy")
     return StreamedBlobResponse(
         delivery.read, file.size, headers, label=f"package file {file.id} ({file.file_sha256})"
+    )
+
+
+def counts_as_download(method: str, http_range: str | None) -> bool:
+    """A GET of the whole body or of a range from its first byte (beyond-gitlab §7.1):
+    resuming or seeking is not another download. Asked once 304 is ruled out."""
+    return method == "GET" and (
+        http_range is None or _FROM_FIRST_BYTE.match(http_range) is not None
     )
 
 

@@ -111,4 +111,5 @@ class FastLane:
             scope["route"] = route
             exchange.delivery = "memory"
         await send({"type": "http.response.body", "body": body})
+        self.registry.download_counts.count(file.package_id, file.id)
         return True

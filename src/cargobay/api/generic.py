@@ -17,6 +17,7 @@ from cargobay.api.bodies import body_chunks
 from cargobay.api.delivery import (
     StreamedBlobResponse,
     content_disposition,
+    counts_as_download,
     http_date,
     not_modified,
     send_file,
@@ -242,6 +243,8 @@ async def archive_response(
         return Response(status_code=304, headers=headers)
     if kind == "sha256sums":
         return Response(archives.sha256sums(found.members), headers=headers)
+    if counts_as_download(request.method, request.headers.get("range")):
+        registry.download_counts.count(found.package.id)  # once, on the package
     label = f"{name} {concrete} ({kind})"
     if kind == "tar":
         read = archive_service.tar_reader(registry.blobs, found.members)

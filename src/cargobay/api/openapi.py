@@ -126,6 +126,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "packages",
         {"cursor": "From the previous page's Link header.", "per_page": "1 to 20."},
     ),
+    ("GET", PACKAGE + "/download_stats"): Op(
+        "Cargobay: the package's downloads per UTC day, every day from `from` to `to`.",
+        "packages",
+        {
+            "from": "First day, YYYY-MM-DD (default: 29 days before `to`).",
+            "to": "Last day, YYYY-MM-DD (default: today); at most 366 days in all.",
+        },
+    ),
     ("GET", FILES): Op(
         "List a package's files.",
         "packages",

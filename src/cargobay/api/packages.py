@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import date, timedelta
 
 import orjson
 from starlette.requests import Request
@@ -24,7 +25,7 @@ from cargobay.api.params import (
 )
 from cargobay.api.responses import json
 from cargobay.domain.integers import ID_MAX
-from cargobay.domain.models import PackageStatus, PackageType
+from cargobay.domain.models import PackageStatus, PackageType, utcnow
 from cargobay.errors import bad_params
 from cargobay.services import catalog
 from cargobay.storage.db.listing import PackageFilter
@@ -185,6 +186,47 @@ async def get_package(request: Request) -> Response:
         for v in detail.versions
     ]
     return json(entity)
+
+
+STATS_SPAN = timedelta(days=29)  # download_stats without ?from=: 30 days to ?to=
+STATS_MAX_DAYS = 366
+
+
+async def download_stats(request: Request) -> Response:
+    """Cargobay's ``GET .../packages/:package_id/download_stats?from=&to=``: the
+    package's downloads per UTC day, every day from ``from`` to ``to`` (YYYY-MM-DD,
+    inclusive; default the last 30 days to today), at most 366 days."""
+    principal = await principal_of(request, generic=False)
+    errors: list[str] = []
+    package_id = path_id(request, "package_id", errors)
+    today = utcnow().date()
+    last = _day(request, "to", errors) or today
+    first = _day(request, "from", errors) or max(last, date.min + STATS_SPAN) - STATS_SPAN
+    if not errors and not 0 <= (last - first).days < STATS_MAX_DAYS:
+        errors.append(f"from must be on or before to, at most {STATS_MAX_DAYS} days apart")
+    days = await catalog.package_download_days(
+        registry_of(request),
+        principal,
+        path_value(request, "id"),
+        package_id,
+        first,
+        last,
+        invalid=errors,  # refused after authorization, as Grape does
+    )
+    return json([{"date": day.isoformat(), "count": count} for day, count in days])
+
+
+def _day(request: Request, name: str, errors: list[str]) -> date | None:
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    errors.append(f"{name} is invalid")
+    return None
 
 
 def _cursor(request: Request, errors: list[str]) -> int | None:

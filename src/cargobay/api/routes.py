@@ -95,6 +95,7 @@ routes: list[BaseRoute] = [
         "/api/v4/projects/{id}/packages/{package_id}", packages.delete_package, methods=["DELETE"]
     ),
     Route("/api/v4/projects/{id}/packages/{package_id}/pipelines", packages.package_pipelines),
+    Route("/api/v4/projects/{id}/packages/{package_id}/download_stats", packages.download_stats),
     Route("/api/v4/projects/{id}/packages/{package_id}/package_files", packages.list_files),
     Route(
         "/api/v4/projects/{id}/packages/{package_id}/package_files/{package_file_id}",

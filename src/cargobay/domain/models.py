@@ -121,6 +121,7 @@ class Package:
     created_at: datetime
     updated_at: datetime
     last_downloaded_at: datetime | None
+    download_count: int = 0  # of its files and archives (services/download_counts.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,7 @@ class PackageFile:
     created_at: datetime
     updated_at: datetime
     pipeline_id: int | None = None
+    download_count: int = 0
     # Where the blob store keeps the bytes, when it cannot derive that from the sha256
     # (set by the queries that resolve a download).
     blob_key: str | None = None

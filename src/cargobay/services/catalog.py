@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from cargobay.auth.principal import Principal
@@ -37,7 +37,7 @@ from cargobay.services.access import (
 )
 from cargobay.services.protection import check_delete_protection
 from cargobay.services.registry import Registry
-from cargobay.storage.db import listing
+from cargobay.storage.db import downloads, listing
 from cargobay.storage.db import members as member_sql
 from cargobay.storage.db import namespaces as namespace_sql
 from cargobay.storage.db import packages as package_sql
@@ -236,6 +236,29 @@ async def package_pipelines(
             raise NotFound(message(404, "Package not found Not Found"))
         rows = await listing.package_pipelines(conn, package.id, before=before, limit=limit + 1)
     return access, rows
+
+
+async def package_download_days(
+    registry: Registry,
+    principal: Principal,
+    ref: str,
+    package_id: int,
+    first: date,
+    last: date,
+    *,
+    invalid: Sequence[str] = (),
+) -> list[tuple[date, int]]:
+    """Each day from ``first`` to ``last`` with the package's downloads that day (0 on
+    days without): Cargobay's download_stats (beyond-gitlab §7.1). Counts lag by up to
+    ``download_count_flush_seconds``."""
+    async with registry.db.read() as conn:
+        access = await api_project(conn, registry, principal, ref)
+        _require(access.can.read_package)
+        _refuse(invalid)
+        package = await _displayable_package(conn, access.project.id, package_id)
+        counted = dict(await downloads.download_days(conn, package.id, first, last))
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [(day, counted.get(day, 0)) for day in days]
 
 
 def check_unmodified_since(updated_at: datetime, if_unmodified_since: datetime | None) -> None:

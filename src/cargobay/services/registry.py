@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from cargobay.services.admission import ArchiveSlots, UploadSlots
+from cargobay.services.download_counts import DownloadCounts
 from cargobay.services.metrics import Metrics
 from cargobay.settings import Settings
 from cargobay.storage.blobs.base import BlobStore
@@ -23,6 +24,8 @@ class Registry:
     blobs: BlobStore
     # Packages whose last_downloaded_at this process is writing (services/download.py).
     download_marks: set[int] = field(default_factory=set)
+    # Downloads counted since they were last written (services/download_counts.py).
+    download_counts: DownloadCounts = field(default_factory=DownloadCounts)
     # Upload bodies being received at once (settings.concurrent_uploads).
     upload_slots: UploadSlots = field(init=False)
     # Package archives being streamed at once (settings.archive_concurrency).

@@ -286,6 +286,7 @@ async def package_page(request: Request) -> Response:
         archive=commands.archive_commands(target),
         token_variable=commands.TOKEN_VARIABLE,
         may_delete=detail.access.can.destroy_package and who.can_write,
+        flush_seconds=registry.settings.download_count_flush_seconds,
     )
 
 

@@ -22,6 +22,7 @@ from cargobay.storage.db.expressions import insert_ignoring_conflicts
 from cargobay.storage.db.tables import (
     blobs,
     package_build_infos,
+    package_download_days,
     package_files,
     packages,
     scheduled_tasks,
@@ -60,6 +61,8 @@ async def purge_pending_packages(conn: Connection, limit: int) -> int:
     if not ids:
         return 0
     await conn.execute(delete(package_build_infos).where(package_build_infos.c.package_id.in_(ids)))
+    days = package_download_days.c.package_id.in_(ids)
+    await conn.execute(delete(package_download_days).where(days))
     result = await conn.execute(delete(packages).where(packages.c.id.in_(ids), gone, _no_files()))
     return int(result.rowcount)
 

@@ -2,15 +2,19 @@
 generic_packages gate (``project_facts``); the newest package and file of a download
 (``find_download``); and all of that with the access token and its user
 (``download_lookup``), the round trip of an authenticated download of a small file. The
-statements are built once, at import (docs/performance.md has what they cost)."""
+statements are built once, at import (docs/performance.md has what they cost). And the
+download counts: ``add_downloads`` writes what services/download_counts.py counted,
+``download_days`` reads a package's downloads per day."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, bindparam, select
+from sqlalchemy import BigInteger, Date, and_, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from cargobay.domain.features import GENERIC_PACKAGES
 from cargobay.domain.models import (
@@ -41,6 +45,7 @@ from cargobay.storage.db.records import (
 )
 from cargobay.storage.db.tables import (
     blobs,
+    package_download_days,
     package_files,
     packages,
     personal_access_tokens,
@@ -268,3 +273,64 @@ def _grant(m: Any) -> TokenGrant:
         m["token_expires_at"],
         to_user(m, "user_"),
     )
+
+
+# ---------------------------------------------------------------- download counts
+
+_ADD_TO_PACKAGE = (
+    update(packages)
+    .where(packages.c.id == bindparam("row_id"))
+    .values(download_count=packages.c.download_count + bindparam("n"))
+)
+_ADD_TO_FILE = (
+    update(package_files)
+    .where(package_files.c.id == bindparam("row_id"))
+    .values(download_count=package_files.c.download_count + bindparam("n"))
+)
+
+
+def _add_to_day(dialect_insert: Any) -> Any:
+    # From the package row: a package purged since its downloads were counted gets none.
+    rows = select(
+        packages.c.id, bindparam("day", type_=Date), bindparam("n", type_=BigInteger)
+    ).where(packages.c.id == bindparam("row_id"))
+    statement = dialect_insert(package_download_days).from_select(
+        ["package_id", "day", "count"], rows
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["package_id", "day"],
+        set_={"count": package_download_days.c.count + statement.excluded["count"]},
+    )
+
+
+_ADD_TO_DAY = {"sqlite": _add_to_day(sqlite.insert), "postgresql": _add_to_day(postgresql.insert)}
+
+
+async def add_downloads(
+    conn: Connection,
+    by_package: Mapping[int, int],
+    by_file: Mapping[int, int],
+    by_day: Mapping[tuple[int, date], int],
+) -> None:
+    """Add counted downloads: to packages, to package files, and to each package's day."""
+    for statement, counts in ((_ADD_TO_PACKAGE, by_package), (_ADD_TO_FILE, by_file)):
+        if counts:
+            await conn.execute(statement, [{"row_id": k, "n": n} for k, n in counts.items()])
+    if by_day:
+        await conn.execute(
+            _ADD_TO_DAY[conn.dialect.name],
+            [{"row_id": p, "day": d, "n": n} for (p, d), n in by_day.items()],
+        )
+
+
+async def download_days(
+    conn: Connection, package_id: int, first: date, last: date
+) -> list[tuple[date, int]]:
+    """(day, downloads) of the package's days with downloads from ``first`` to ``last``."""
+    days = package_download_days.c
+    rows = await conn.execute(
+        select(days.day, days.count)
+        .where(days.package_id == package_id, days.day >= first, days.day <= last)
+        .order_by(days.day)
+    )
+    return [(day, int(count)) for day, count in rows]

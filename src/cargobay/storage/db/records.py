@@ -218,6 +218,7 @@ def to_package(row: RowLike, prefix: str = "") -> Package:
         created_at=m[f"{prefix}created_at"],
         updated_at=m[f"{prefix}updated_at"],
         last_downloaded_at=m[f"{prefix}last_downloaded_at"],
+        download_count=m[f"{prefix}download_count"],
     )
 
 
@@ -236,6 +237,7 @@ def to_file(row: RowLike, prefix: str = "") -> PackageFile:
         created_at=m[f"{prefix}created_at"],
         updated_at=m[f"{prefix}updated_at"],
         pipeline_id=m[f"{prefix}pipeline_id"],
+        download_count=m[f"{prefix}download_count"],
         blob_key=m.get("storage_key"),
     )
 

@@ -197,6 +197,8 @@ packages = Table(
     Column("status", SmallInteger, nullable=False, server_default="0"),
     Column("creator_id", Integer, ForeignKey("users.id"), nullable=True),
     Column("last_downloaded_at", DateTime, nullable=True),
+    # Downloads of its files and archives (beyond-gitlab §7.1, services/download_counts.py)
+    Column("download_count", BigInteger, nullable=False, server_default="0"),
     *_timestamps(),
     # Parallel first uploads race on this index: the loser re-reads the winner's row.
     Index(
@@ -253,9 +255,19 @@ package_files = Table(
     Column("file_sha256", String(64), ForeignKey("blobs.sha256"), nullable=False, index=True),
     Column("status", SmallInteger, nullable=False, server_default="0"),
     Column("pipeline_id", Integer, ForeignKey("ci_pipelines.id"), nullable=True),
+    Column("download_count", BigInteger, nullable=False, server_default="0"),
     *_timestamps(),
     Index("ix_package_files_lookup", "package_id", "file_name", "status"),
     **AUTOINCREMENT,
+)
+
+# A package's downloads per UTC day (beyond-gitlab §7.1: .../download_stats).
+package_download_days = Table(
+    "package_download_days",
+    metadata,
+    Column("package_id", Integer, ForeignKey("packages.id"), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("count", BigInteger, nullable=False),
 )
 
 # ---------------------------------------------------------------- registry policies

@@ -1,0 +1,47 @@
+"""Download counts on real ``cargobay serve`` processes (beyond-gitlab §7.1): two
+workers' counts add up, and what a server counted since its last write is written when
+it stops, not lost."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+
+from tests.e2e.server import Server
+from tests.e2e.test_robustness import auth, create_project, file_url
+
+
+def package_counts(server: Server, project: str) -> tuple[int, dict[str, int]]:
+    base = f"{server.api}/projects/{project}/packages"
+    (package,) = httpx.get(base, headers=auth(server)).json()
+    files = httpx.get(f"{base}/{package['id']}/package_files", headers=auth(server)).json()
+    return package["download_count"], {f["file_name"]: f["download_count"] for f in files}
+
+
+def test_counts_of_two_workers_add_up_and_a_stopping_server_writes_its_own(
+    make_server: Callable[..., Server],
+) -> None:
+    # Written only when the server stops: the flush interval is far longer than the test.
+    server = make_server(workers="2", download_count_flush_seconds="3600")
+    server.token = server.cli("admin", "bootstrap")
+    server.start()
+    try:
+        project = create_project(server, "counted")
+        small = file_url(server, project, "tool/1.0/small.bin")
+        large = file_url(server, project, "tool/1.0/large.bin")
+        assert httpx.put(small, content=b"x" * 100, headers=auth(server)).status_code == 201
+        assert httpx.put(large, content=b"y" * 300_000, headers=auth(server)).status_code == 201
+        for _ in range(6):  # a new connection each: both workers answer some
+            assert httpx.get(small, headers=auth(server)).status_code == 200
+        for _ in range(4):
+            assert httpx.get(large, headers=auth(server)).status_code == 200
+        assert httpx.head(small, headers=auth(server)).status_code == 200
+        assert package_counts(server, project) == (0, {"small.bin": 0, "large.bin": 0})
+    finally:
+        server.stop()  # SIGTERM: each worker writes what it counted
+    server.start()
+    try:
+        assert package_counts(server, project) == (10, {"small.bin": 6, "large.bin": 4})
+    finally:
+        server.stop()

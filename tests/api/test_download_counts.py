@@ -1,8 +1,8 @@
 """Download counts (beyond-gitlab §7.1), on every backend: which answers count (a whole
 GET, a range from the first byte, an archive once on its package) and which do not
-(HEAD, 304, a resumed range, a refusal); ``download_count`` on the Package and
-PackageFile entities and ``.../download_stats`` per day after the process writes its
-counts; a failed write keeps them; GC purges a package's days with it."""
+(HEAD, 304, a resumed range, a refusal); the counts of packages and files and
+``.../download_stats`` per day after the process writes them (the Packages API's
+entities stay GitLab's); a failed write keeps them; GC purges a package's days with it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from cargobay.domain.models import utcnow
 from cargobay.services import download_counts, gc
 from cargobay.services.registry import Registry
-from cargobay.storage.db.tables import package_download_days
+from cargobay.storage.db.tables import package_download_days, package_files, packages
 from tests.api.generic_support import put, rows, url
 from tests.world import World
 
@@ -35,21 +35,19 @@ async def published(client: httpx.AsyncClient, world: World) -> dict[str, Any]:
     return dict(package)
 
 
-async def entities(
-    client: httpx.AsyncClient, world: World, package_id: int
-) -> tuple[dict[str, Any], dict[str, int]]:
-    dev = world.headers("developer")
-    base = f"/api/v4/projects/{world.private.id}/packages/{package_id}"
-    package = (await client.get(base, headers=dev)).json()
-    files = (await client.get(f"{base}/package_files", headers=dev)).json()
-    return package, {f["file_name"]: f["download_count"] for f in files}
+async def counted(registry: Registry, package_id: int) -> tuple[int, dict[str, int]]:
+    """The package's download_count and each of its files' (the web's package page shows
+    them; the API's entities are GitLab's and do not)."""
+    (package,) = await rows(registry, packages, packages.c.id == package_id)
+    files = await rows(registry, package_files, package_files.c.package_id == package_id)
+    return package["download_count"], {f["file_name"]: f["download_count"] for f in files}
 
 
 async def test_whole_downloads_count_and_the_rest_do_not(
     client: httpx.AsyncClient, registry: Registry, world: World
 ) -> None:
     package = await published(client, world)
-    assert package["download_count"] == 0
+    assert "download_count" not in package  # GitLab's entity, unchanged
     dev = world.headers("developer")
     small, large = (
         url(world.private.id, "tool/1.0/small.bin"),
@@ -86,12 +84,9 @@ async def test_whole_downloads_count_and_the_rest_do_not(
     assert (await client.get(small, headers=world.headers("stranger"))).status_code == 404
     await get(url(world.private.id, "tool/1.0/~sha256sums"), 200)
 
-    before, _ = await entities(client, world, package["id"])
-    assert before["download_count"] == 0  # counted in memory until the process writes
+    assert (await counted(registry, package["id"]))[0] == 0  # in memory until written
     await registry.download_counts.flush(registry.db)
-    after, by_file = await entities(client, world, package["id"])
-    assert after["download_count"] == 6
-    assert by_file == {"small.bin": 3, "large.bin": 2}
+    assert await counted(registry, package["id"]) == (6, {"small.bin": 3, "large.bin": 2})
     stats = await client.get(
         f"/api/v4/projects/{world.private.id}/packages/{package['id']}/download_stats", headers=dev
     )
@@ -123,8 +118,7 @@ async def test_processes_add_to_each_other_and_a_failed_write_keeps_its_counts(
     await other.flush(registry.db)
     await mine.flush(registry.db)
     assert not mine.packages and not other.packages
-    counted, _ = await entities(client, world, package["id"])
-    assert counted["download_count"] == 5
+    assert (await counted(registry, package["id"]))[0] == 5
 
 
 async def test_download_stats_validates_its_days(

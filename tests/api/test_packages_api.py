@@ -63,7 +63,6 @@ async def test_list_entity_shape_and_single_get_with_versions(
         "_links",
         "created_at",
         "last_downloaded_at",
-        "download_count",  # Cargobay's own (beyond-gitlab §7.1)
         "tags",
     ]
     assert first["package_type"] == "generic" and first["status"] == "default"

@@ -22,7 +22,6 @@ def package_file(
         "file_md5": file.file_md5,
         "file_sha1": file.file_sha1,
         "file_sha256": file.file_sha256,
-        "download_count": file.download_count,  # Cargobay's (beyond-gitlab §7.1)
     }
     if pipelines:
         entity["pipelines"] = pipelines
@@ -111,7 +110,6 @@ def package(
         "_links": links,
         "created_at": gitlab_time(row.created_at),
         "last_downloaded_at": gitlab_time(row.last_downloaded_at),
-        "download_count": row.download_count,  # Cargobay's (beyond-gitlab §7.1)
     }
     if in_group:
         entity["project_id"] = row.project_id

@@ -87,6 +87,12 @@ async def test_whole_downloads_count_and_the_rest_do_not(
     assert (await counted(registry, package["id"]))[0] == 0  # in memory until written
     await registry.download_counts.flush(registry.db)
     assert await counted(registry, package["id"]) == (6, {"small.bin": 3, "large.bin": 2})
+    version = (await client.get(url(world.private.id, "tool/1.0"), headers=dev)).json()
+    assert version["download_count"] == 6  # Cargobay's own URL shows them
+    assert {f["file_name"]: f["download_count"] for f in version["files"]} == {
+        "large.bin": 2,
+        "small.bin": 3,
+    }
     stats = await client.get(
         f"/api/v4/projects/{world.private.id}/packages/{package['id']}/download_stats", headers=dev
     )

@@ -314,7 +314,10 @@ async def get_version(request: Request) -> Response:
         can_destroy=found.access.can.destroy_package,
         last_pipeline=found.pipeline,
     )
-    entity["files"] = [package_file(f) for f in found.files]
+    # Cargobay's own URL, so also the download counts (docs/extensions.md), which the
+    # Packages API's entities, GitLab's, leave out.
+    entity["download_count"] = found.package.download_count
+    entity["files"] = [{**package_file(f), "download_count": f.download_count} for f in found.files]
     response = json(entity)
     if version in KEYWORDS:
         response.headers["Content-Location"] = _concrete(request, found.package.version or "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 
@@ -182,3 +183,16 @@ async def test_collecting_a_deleted_package_takes_its_days_with_it(
     registry.download_counts.count(package["id"])
     await registry.download_counts.flush(registry.db)
     assert await rows(registry, package_download_days) == []
+
+
+async def test_a_server_writes_its_counts_on_its_interval_and_when_it_stops(
+    client: httpx.AsyncClient, registry: Registry, world: World
+) -> None:
+    package = await published(client, world)
+    counts = registry.download_counts
+    async with download_counts.flushing(counts, registry.db, every=0.05):
+        counts.count(package["id"])
+        await anyio.sleep(0.5)  # ten intervals
+        assert (await counted(registry, package["id"]))[0] == 1
+        counts.count(package["id"])  # too late for the interval: written on the way out
+    assert (await counted(registry, package["id"]))[0] == 2

@@ -73,7 +73,10 @@ async def flushing(counts: DownloadCounts, db: Database, every: float) -> AsyncI
         while True:
             await anyio.sleep(every)
             try:
-                await counts.flush(db)
+                # Not cut short by the server stopping: a write cancelled after its
+                # commit would put its counts back, and the last flush write them twice.
+                with anyio.CancelScope(shield=True):
+                    await counts.flush(db)
             except Exception:  # the database restarting: the counts wait for the next turn
                 log.exception("writing download counts failed; retrying in %s s", every)
 

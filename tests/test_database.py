@@ -192,3 +192,35 @@ async def test_a_writer_that_gives_up_its_turn_does_not_leave_the_group_uncommit
         await queued
     await asyncio.wait_for(leaving, 5)
     assert await stored(registry) == [1]
+
+
+async def test_every_kind_of_block_is_timed_for_the_metrics(registry: Registry) -> None:
+    """cargobay_db_query_duration_seconds (beyond-gitlab §6.2): reads, scans, first()
+    and writes, those that fail included, reach Database.timed, by op."""
+    seen: list[tuple[str, float]] = []
+    registry.db.timed = lambda op, seconds: seen.append((op, seconds))
+    one = Prepared(select(literal(1).label("one")))
+    async with registry.db.read() as conn:
+        await conn.execute(select(literal(1)))
+    async with registry.db.scan() as conn:
+        await conn.execute(select(literal(1)))
+    assert await registry.db.first(one, {}) == {"one": 1}
+    async with registry.db.write() as conn:
+        await conn.execute(insert(blobs).values(blob_row(1)))
+    with pytest.raises(IntegrityError):
+        async with registry.db.write() as conn:
+            await conn.execute(insert(blobs).values(blob_row(1)))  # the same key again
+    assert [op for op, _ in seen] == ["read", "read", "read", "write", "write"]
+    assert all(0 <= seconds < 5 for _, seconds in seen)
+
+
+async def test_the_registry_writes_its_database_timings_to_the_histogram(
+    registry: Registry,
+) -> None:
+    async with registry.db.read() as conn:
+        await conn.execute(select(literal(1)))
+    registry.metrics.tally.flush()
+    count = registry.metrics.registry.get_sample_value(
+        "cargobay_db_query_duration_seconds_count", {"op": "read"}
+    )
+    assert count is not None and count >= 1

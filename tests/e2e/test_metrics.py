@@ -131,6 +131,9 @@ def test_metrics_count_real_traffic_through_two_workers(
     archives = "cargobay_archive_downloads_total"
     assert value(found, archives, format="tar", result="complete") == 1
     assert value(found, "cargobay_archive_bytes_total", format="tar") == sent["archive_bytes"]
+    writes = value(found, "cargobay_db_query_duration_seconds_count", op="write")
+    assert writes >= sent["uploads"]  # each upload's record, at least
+    assert value(found, "cargobay_db_query_duration_seconds_count", op="read") > 0
     assert value(found, "cargobay_uploads_in_flight") == 0
     assert value(found, "cargobay_package_files") == 2
     assert value(found, "cargobay_logical_bytes") == sent["put_bytes"]

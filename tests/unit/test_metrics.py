@@ -573,3 +573,21 @@ def test_log_format_auto_is_text_on_a_terminal_only() -> None:
     assert wants_json("auto", object())  # no isatty: not a terminal
     assert wants_json("json", _Stream(tty=True))
     assert not wants_json("text", _Stream(tty=False))
+
+
+def test_database_timings_flush_as_direct_observation_would(metrics: Metrics) -> None:
+    timings = [0.0, 0.0005, 0.00050001, 0.003, 0.2, 5.0, 7.5]
+    for seconds in timings:
+        metrics.tally.database("read", seconds)
+    metrics.tally.database("write", 0.002)
+    metrics.tally.flush()
+    reference = Metrics()
+    for seconds in timings:
+        reference.db_duration.labels("read").observe(seconds)
+    reference.db_duration.labels("write").observe(0.002)
+    name = "cargobay_db_query_duration_seconds_bucket"
+    ours = {k: v for k, v in samples(metrics).items() if k[0].startswith(name[:-7])}
+    theirs = {k: v for k, v in samples(reference).items() if k[0].startswith(name[:-7])}
+    assert ours and ours == pytest.approx(theirs)
+    metrics.tally.flush()  # nothing pending: nothing added twice
+    assert value(metrics, "cargobay_db_query_duration_seconds_count", op="read") == len(timings)

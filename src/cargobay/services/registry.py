@@ -35,6 +35,7 @@ class Registry:
 
     def __post_init__(self) -> None:
         self.metrics = Metrics()
+        self.db.timed = self.metrics.tally.database  # cargobay_db_query_duration_seconds
         self.archive_slots = ArchiveSlots(self.settings.archive_concurrency)
         self.upload_slots = UploadSlots(
             self.settings.concurrent_uploads,

@@ -32,9 +32,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from time import perf_counter
 from typing import Any, Protocol, TypeVarTuple, overload
 
 import anyio.to_thread
@@ -260,6 +261,9 @@ class Database:
         self._queued = 0  # writers waiting for their turn
         self._group: _Group | None = None  # the transaction the next writer joins
         self._flushes: set[asyncio.Future[None]] = set()
+        # Told how long each read, scan, first() and write took, by op ("read", "write"):
+        # the metrics (services/registry.py sets it).
+        self.timed: Callable[[str, float], None] | None = None
         if self.is_sqlite:
             options["connect_args"] = {"timeout": LOCK_WAIT_SECONDS}
             database = make_url(self.url).database
@@ -311,38 +315,53 @@ class Database:
     async def read(self) -> AsyncIterator[Connection]:
         """A read-only transaction (a consistent snapshot on both engines), for lookups
         by key: on SQLite it runs inline, on the event loop's thread."""
-        if self.inline is not None:
-            with self.inline.connect() as sync_conn, sync_conn.begin():
-                yield InlineConnection(sync_conn)
-            return
-        async with self._pooled() as conn, conn.begin():
-            yield conn
+        start = perf_counter()
+        try:
+            if self.inline is not None:
+                with self.inline.connect() as sync_conn, sync_conn.begin():
+                    yield InlineConnection(sync_conn)
+                return
+            async with self._pooled() as conn, conn.begin():
+                yield conn
+        finally:
+            if self.timed is not None:
+                self.timed("read", perf_counter() - start)
 
     @asynccontextmanager
     async def scan(self) -> AsyncIterator[Connection]:
         """A read-only transaction for statements whose cost grows with the data (list
         pages and their counts, previews): on SQLite it runs on aiosqlite's thread, so
         a count over 100,000 rows does not hold up every other request of the process."""
-        async with self._pooled() as conn, conn.begin():
-            yield conn
+        start = perf_counter()
+        try:
+            async with self._pooled() as conn, conn.begin():
+                yield conn
+        finally:
+            if self.timed is not None:
+                self.timed("read", perf_counter() - start)
 
     async def first(self, prepared: Prepared, values: dict[str, Any]) -> dict[str, Any] | None:
         """The first row of one prepared SELECT, by column key, in a snapshot of its own
         (one statement needs no transaction around it): no thread hop on SQLite, one
         round trip on PostgreSQL."""
-        if self.inline is not None:
-            form = prepared.form(self.inline.dialect)
-            if self._held is None:
-                # The statement runs to its end without suspending: one connection,
-                # taken from the pool once and kept, serves every call.
-                self._held = self.inline.raw_connection()
-            rows = _on_driver(self._held.driver_connection, form, values)
-            return rows[0] if rows else None
-        async with self._pooled() as conn:
-            form = prepared.form(conn.dialect)
-            asyncpg: Any = (await conn.get_raw_connection()).driver_connection
-            found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
-        return None if found is None else form.row(found)
+        start = perf_counter()
+        try:
+            if self.inline is not None:
+                form = prepared.form(self.inline.dialect)
+                if self._held is None:
+                    # The statement runs to its end without suspending: one connection,
+                    # taken from the pool once and kept, serves every call.
+                    self._held = self.inline.raw_connection()
+                rows = _on_driver(self._held.driver_connection, form, values)
+                return rows[0] if rows else None
+            async with self._pooled() as conn:
+                form = prepared.form(conn.dialect)
+                asyncpg: Any = (await conn.get_raw_connection()).driver_connection
+                found = await asyncpg.fetchrow(form.sql, *form.parameters(values))
+            return None if found is None else form.row(found)
+        finally:
+            if self.timed is not None:
+                self.timed("read", perf_counter() - start)
 
     @asynccontextmanager
     async def write(self, *, bulk: bool = False) -> AsyncIterator[Connection]:
@@ -351,6 +370,16 @@ class Database:
         ``async with`` is left. Keep it short: on SQLite it holds the database's only
         write lock, and its statements run inline on the event loop unless ``bulk``
         (statements whose cost grows with the data) sends each to a thread."""
+        start = perf_counter()
+        try:
+            async with self._write(bulk) as conn:
+                yield conn
+        finally:
+            if self.timed is not None:
+                self.timed("write", perf_counter() - start)
+
+    @asynccontextmanager
+    async def _write(self, bulk: bool) -> AsyncIterator[Connection]:
         if self._writer is None:
             async with self._pooled() as conn:
                 conn = await conn.execution_options(cargobay_write=True)

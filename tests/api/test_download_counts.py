@@ -6,12 +6,14 @@ entities stay GitLab's); a failed write keeps them; GC purges a package's days w
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
 import anyio
 import httpx
 import pytest
+from sqlalchemy import select
 
 from cargobay.domain.models import utcnow
 from cargobay.services import download_counts, gc
@@ -196,3 +198,29 @@ async def test_a_server_writes_its_counts_on_its_interval_and_when_it_stops(
         assert (await counted(registry, package["id"]))[0] == 1
         counts.count(package["id"])  # too late for the interval: written on the way out
     assert (await counted(registry, package["id"]))[0] == 2
+
+
+async def test_processes_writing_at_once_do_not_deadlock(
+    client: httpx.AsyncClient, registry: Registry, world: World
+) -> None:
+    """Two processes' writes that touch the same packages, counted in opposite orders, at
+    the same moment: on PostgreSQL, rows locked in counting order would deadlock."""
+    dev = world.headers("developer")
+    for n in range(300):
+        answer = await put(client, world.private.id, f"pkg{n}/1.0/f.bin", b"x", dev)
+        assert answer.status_code == 201
+    async with registry.db.read() as conn:
+        ids = [r[0] for r in await conn.execute(select(packages.c.id).order_by(packages.c.id))]
+    first, second = download_counts.DownloadCounts(), download_counts.DownloadCounts()
+    for package_id in ids:
+        first.count(package_id)
+    for package_id in reversed(ids):
+        second.count(package_id)
+    for _ in range(5):  # a deadlock needs the two to interleave: give them chances
+        for package_id in ids:
+            first.count(package_id)
+            second.count(package_id)
+        await asyncio.gather(first.flush(registry.db), second.flush(registry.db))
+    async with registry.db.read() as conn:
+        counts = [r[0] for r in await conn.execute(select(packages.c.download_count))]
+    assert counts == [12] * len(ids)

@@ -312,14 +312,16 @@ async def add_downloads(
     by_file: Mapping[int, int],
     by_day: Mapping[tuple[int, date], int],
 ) -> None:
-    """Add counted downloads: to packages, to package files, and to each package's day."""
+    """Add counted downloads: to packages, to package files, and to each package's day.
+    Rows are locked in key order, so that two processes writing at once on PostgreSQL
+    wait for each other instead of deadlocking."""
     for statement, counts in ((_ADD_TO_PACKAGE, by_package), (_ADD_TO_FILE, by_file)):
         if counts:
-            await conn.execute(statement, [{"row_id": k, "n": n} for k, n in counts.items()])
+            await conn.execute(statement, [{"row_id": k, "n": counts[k]} for k in sorted(counts)])
     if by_day:
         await conn.execute(
             _ADD_TO_DAY[conn.dialect.name],
-            [{"row_id": p, "day": d, "n": n} for (p, d), n in by_day.items()],
+            [{"row_id": p, "day": d, "n": by_day[p, d]} for p, d in sorted(by_day)],
         )
 
 

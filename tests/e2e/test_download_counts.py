@@ -33,7 +33,9 @@ def test_counts_of_two_workers_add_up_and_a_stopping_server_writes_its_own(
         large = file_url(server, project, "tool/1.0/large.bin")
         assert httpx.put(small, content=b"x" * 100, headers=auth(server)).status_code == 201
         assert httpx.put(large, content=b"y" * 300_000, headers=auth(server)).status_code == 201
-        for _ in range(6):  # a new connection each: both workers answer some
+        # A new connection each, which the kernel spreads over the workers (that both
+        # answer is test_metrics's to check).
+        for _ in range(6):
             assert httpx.get(small, headers=auth(server)).status_code == 200
         for _ in range(4):
             assert httpx.get(large, headers=auth(server)).status_code == 200
